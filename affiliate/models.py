@@ -1,0 +1,89 @@
+"""Creators and affiliate plans: just enough for the effects of disqualification (S7, P5)."""
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from privacy.fields import EncryptedTextField
+from shops.models import ACCOUNT_STATUS_CHOICES, SCORE_FIELD, EvaluatedEntity
+
+
+class Creator(EvaluatedEntity):
+    key = models.CharField(_("creator id"), max_length=64, unique=True)
+    handle = models.CharField(max_length=128)
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    email = EncryptedTextField(blank=True, default="")
+    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
+    pps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
+    chr = models.DecimalField(null=True, blank=True, max_digits=10, decimal_places=4)
+
+    def __str__(self):
+        return f"@{self.handle} ({self.key})"
+
+
+class CreatorSnapshot(models.Model):
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="snapshots")
+    date = models.DateField()
+    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
+    pps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
+    chr = models.DecimalField(null=True, blank=True, max_digits=10, decimal_places=4)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "date"], name="unique_creator_snapshot_per_day")
+        ]
+
+
+class AffiliatePlan(models.Model):
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        TARGETED = "targeted", _("Targeted")
+        SHOP_WIDE = "shop_wide", _("Shop-wide")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        TERMINATED = "terminated", _("Terminated")
+        ENDED = "ended", _("Ended")
+
+    shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="plans")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    termination_reasons = models.JSONField(default=list, blank=True)
+    terminated_by_run = models.ForeignKey(
+        "shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()}, {self.status})"
+
+
+class PlanProduct(models.Model):
+    """A product's membership of a plan; removal ends it but keeps the row (blast radius)."""
+
+    plan = models.ForeignKey(AffiliatePlan, on_delete=models.CASCADE, related_name="memberships")
+    product = models.ForeignKey("shops.Product", on_delete=models.PROTECT, related_name="plan_memberships")
+    commission_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("80"))],
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removal_reasons = models.JSONField(default=list, blank=True)
+    removed_by_run = models.ForeignKey(
+        "shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "product"], condition=Q(removed_at__isnull=True), name="one_active_plan_membership"
+            )
+        ]
+        indexes = [models.Index(fields=["product"], condition=Q(removed_at__isnull=True), name="active_membership")]

@@ -1,0 +1,422 @@
+"""Sellers, shops, categories, products, their daily snapshots, rule sets and runs.
+
+Entities carry their latest metrics (the newest snapshot) and their current verdict; the
+snapshots keep every day for trends; the history keeps every verdict change with its inputs.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from privacy.fields import EncryptedTextField
+from shops.rules import codes as c
+
+SHOP_STATUS_CHOICES = [(s, s) for s in c.SHOP_STATUSES]
+PRODUCT_STATUS_CHOICES = [(s, s) for s in c.PRODUCT_STATUSES]
+CREATOR_STATUS_CHOICES = [(s, s) for s in c.CREATOR_STATUSES]
+ACCOUNT_STATUS_CHOICES = [(s, s) for s in c.ACCOUNT_STATUSES]
+LISTING_STATUS_CHOICES = [(s, s) for s in c.LISTING_STATUSES]
+TIER_CHOICES = [(t, t) for t in c.TIERS]
+SCORE_FIELD = {"max_digits": 8, "decimal_places": 4}
+
+
+class Entity(models.TextChoices):
+    SHOP = "shop", _("Shop")
+    PRODUCT = "product", _("Product")
+    CREATOR = "creator", _("Creator")
+
+
+# Users ----------------------------------------------------------------------------------
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, password=None, **extra):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("role", User.Role.OPS_ADMIN)
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        SELLER = "seller", _("Seller member")
+        CREATOR = "creator", _("Creator")
+        OPS = "ops", _("Ops reviewer")
+        OPS_ADMIN = "ops_admin", _("Ops admin")
+
+    username = None
+    email = models.EmailField(_("email address"), unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    sellers = models.ManyToManyField("Seller", through="SellerMembership", related_name="members", blank=True)
+    creator = models.ForeignKey(
+        "affiliate.Creator", null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
+    )
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    def __str__(self):
+        return self.email
+
+    @property
+    def is_ops(self) -> bool:
+        return self.role in (self.Role.OPS, self.Role.OPS_ADMIN)
+
+
+class Seller(models.Model):
+    key = models.CharField(_("seller id"), max_length=64, unique=True)
+    legal_name = models.CharField(max_length=255)
+    business_licence_no = models.CharField(max_length=64, db_index=True)
+    contact_email = EncryptedTextField(blank=True, default="")
+    contact_phone = EncryptedTextField(blank=True, default="")
+    tax_id = EncryptedTextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.legal_name} ({self.key})"
+
+
+class SellerMembership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE)
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "seller"], name="unique_seller_membership")]
+
+
+# Catalogue ------------------------------------------------------------------------------
+
+
+class Category(models.Model):
+    key = models.CharField(_("category id"), max_length=64, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    name = models.CharField(max_length=255)
+    name_zh = models.CharField(max_length=255, blank=True, default="")
+    gated = models.BooleanField(default=False)
+    # Platform benchmark NRR; when given it wins over the computed average (spec decision).
+    avg_nrr_30d = models.DecimalField(
+        max_digits=12,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+    )
+
+    class Meta:
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return f"{self.name} ({self.key})"
+
+
+class EvaluatedEntity(models.Model):
+    """The current verdict of an evaluated entity, written only when it changes."""
+
+    status = models.CharField(max_length=16, null=True, blank=True, db_index=True)
+    reasons = models.JSONField(default=list, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_run = models.ForeignKey("shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Date of the newest snapshot; the metric columns hold that snapshot's values.
+    metrics_as_of = models.DateField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Shop(EvaluatedEntity):
+    key = models.CharField(_("shop id"), max_length=64, unique=True)
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="shops")
+    name = models.CharField(max_length=255)
+    market = models.CharField(max_length=8, db_index=True)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
+    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
+    orders_90d = models.PositiveIntegerField(default=0)
+    sps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
+    ip_violation = models.BooleanField(default=False)
+    fair_trade_violation = models.BooleanField(default=False)
+    review_violation = models.BooleanField(default=False)
+    # S6: set when a suspension disqualified the shop; only an ops user clears it.
+    permanently_disqualified = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.name} ({self.key})"
+
+
+class Product(EvaluatedEntity):
+    key = models.CharField(_("product id"), max_length=64, unique=True)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="products")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    title = models.CharField(max_length=500)
+    listing_status = models.CharField(max_length=16, choices=LISTING_STATUS_CHOICES)
+    reviews_30d = models.PositiveIntegerField(default=0)
+    negative_reviews_30d = models.PositiveIntegerField(default=0)
+    ip_violation = models.BooleanField(default=False)
+    fair_trade_violation = models.BooleanField(default=False)
+    review_violation = models.BooleanField(default=False)
+    counterfeit_flag = models.BooleanField(default=False)
+    appeal_failed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(negative_reviews_30d__lte=models.F("reviews_30d")),
+                name="product_negative_within_reviews",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.key})"
+
+
+# Daily snapshots (one per entity per day) -------------------------------------------------
+
+
+class ShopSnapshot(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="snapshots")
+    date = models.DateField()
+    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
+    orders_90d = models.PositiveIntegerField()
+    sps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
+    ip_violation = models.BooleanField(default=False)
+    fair_trade_violation = models.BooleanField(default=False)
+    review_violation = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "date"], name="unique_shop_snapshot_per_day")]
+
+
+class ProductSnapshot(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="snapshots")
+    date = models.DateField()
+    listing_status = models.CharField(max_length=16, choices=LISTING_STATUS_CHOICES)
+    reviews_30d = models.PositiveIntegerField()
+    negative_reviews_30d = models.PositiveIntegerField()
+    ip_violation = models.BooleanField(default=False)
+    fair_trade_violation = models.BooleanField(default=False)
+    review_violation = models.BooleanField(default=False)
+    counterfeit_flag = models.BooleanField(default=False)
+    appeal_failed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "date"], name="unique_product_snapshot_per_day")
+        ]
+
+
+# Rules and runs ------------------------------------------------------------------------------
+
+
+class RuleSet(models.Model):
+    """One version of every threshold of the spec, for one market or the default ('')."""
+
+    version = models.PositiveIntegerField(unique=True)
+    market = models.CharField(max_length=8, blank=True, default="", help_text=_("Blank for the default"))
+    effective_from = models.DateField()
+    sps_min_orders = models.PositiveIntegerField(default=30)
+    sps_window_days = models.PositiveIntegerField(default=90)
+    sps_eligible = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("3.5"))
+    sps_disqualify = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("3.0"))
+    nrr_window_days = models.PositiveIntegerField(default=30)
+    nrr_warning_multiple = models.DecimalField(max_digits=8, decimal_places=4, default=Decimal("2"))
+    nrr_disqualify_multiple = models.DecimalField(max_digits=8, decimal_places=4, default=Decimal("3"))
+    pps_min = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("3.5"))
+    chr_min = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("150"))
+    note = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_from", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "effective_from"], name="one_ruleset_per_market_and_day"),
+            models.CheckConstraint(
+                condition=Q(sps_disqualify__lte=models.F("sps_eligible")), name="ruleset_sps_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(nrr_warning_multiple__lte=models.F("nrr_disqualify_multiple")),
+                name="ruleset_nrr_order",
+            ),
+        ]
+
+    def __str__(self):
+        return f"v{self.version} {self.market or 'default'} from {self.effective_from}"
+
+
+class EvaluationRun(models.Model):
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        MANUAL = "manual", _("Manual")
+
+    ACTIVE_STATES = (State.RUNNING,)
+
+    as_of = models.DateField()
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
+    # The entity type whose chunks are being evaluated (shop, then product, then creator).
+    phase = models.CharField(max_length=16, choices=Entity.choices, default=Entity.SHOP)
+    # A constant so that a partial unique index allows one active run at a time.
+    lock = models.CharField(max_length=16, default="evaluation", editable=False)
+    chunk_size = models.PositiveIntegerField()
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    stats = models.JSONField(default=dict, blank=True)
+    ruleset_versions = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lock"], condition=Q(state="running"), name="one_active_evaluation_run"
+            ),
+            models.UniqueConstraint(
+                fields=["as_of"], condition=Q(trigger="scheduled"), name="one_scheduled_run_per_day"
+            ),
+        ]
+
+    def __str__(self):
+        return f"run #{self.pk} as of {self.as_of} ({self.state})"
+
+    @property
+    def progress(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class RunChunk(models.Model):
+    """A slice of one entity type's id range; one Celery task evaluates it atomically."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="chunks")
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    seq = models.PositiveIntegerField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    rows = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+    changed = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "entity", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "entity", "seq"], name="unique_run_chunk")]
+        indexes = [models.Index(fields=["run", "entity", "done"], name="run_chunk_pending")]
+
+
+class CategoryBaseline(models.Model):
+    """The leaf category average NRR a run compared products with (sample included)."""
+
+    class Source(models.TextChoices):
+        COMPUTED = "computed", _("Computed from the category's products")
+        BENCHMARK = "benchmark", _("Platform benchmark")
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="baselines")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    negative_reviews = models.BigIntegerField()
+    reviews = models.BigIntegerField()
+    products = models.PositiveIntegerField()
+    benchmark = models.DecimalField(max_digits=12, decimal_places=10, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "category"], name="unique_run_category_baseline")]
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Rows are only ever inserted: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs):
+        raise TypeError(f"{self.model._meta.verbose_name_plural} are append-only")
+
+    def delete(self):
+        raise TypeError(f"{self.model._meta.verbose_name_plural} are append-only")
+
+
+class StatusHistory(models.Model):
+    """One immutable row per verdict change, with everything needed to reproduce it."""
+
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    entity_id = models.BigIntegerField()
+    entity_key = models.CharField(max_length=64)
+    old_status = models.CharField(max_length=16, null=True, blank=True)
+    new_status = models.CharField(max_length=16)
+    old_reasons = models.JSONField(default=list)
+    new_reasons = models.JSONField(default=list)
+    inputs = models.JSONField(default=dict)
+    baseline = models.JSONField(null=True, blank=True)
+    ruleset_version = models.PositiveIntegerField()
+    run = models.ForeignKey(EvaluationRun, on_delete=models.PROTECT, related_name="history")
+    as_of = models.DateField()
+    created_at = models.DateTimeField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "status history"
+        constraints = [
+            # A retried chunk can never write a second row for the same change.
+            models.UniqueConstraint(fields=["run", "entity", "entity_id"], name="one_history_row_per_run_entity")
+        ]
+        indexes = [models.Index(fields=["entity", "entity_id", "created_at"], name="history_by_entity")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Status history is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Status history is append-only")
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object, when and why. Never edited or deleted in the product."""
+
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_id = models.CharField(max_length=64)
+    reason = models.TextField(blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("The audit log is append-only")
+        super().save(*args, **kwargs)

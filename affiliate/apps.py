@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class AffiliateConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'affiliate'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "affiliate"

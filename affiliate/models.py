@@ -32,9 +32,7 @@ class CreatorSnapshot(models.Model):
     chr = models.DecimalField(null=True, blank=True, max_digits=10, decimal_places=4)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["creator", "date"], name="unique_creator_snapshot_per_day")
-        ]
+        constraints = [models.UniqueConstraint(fields=["creator", "date"], name="unique_creator_snapshot_per_day")]
 
 
 class AffiliatePlan(models.Model):

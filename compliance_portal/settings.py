@@ -29,9 +29,7 @@ if PRODUCTION:
     if not (env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")):
         _missing.append("CELERY_BROKER_URL or REDIS_URL")
     if _missing:
-        raise ImproperlyConfigured(
-            "Production mode needs these environment variables: " + ", ".join(_missing)
-        )
+        raise ImproperlyConfigured("Production mode needs these environment variables: " + ", ".join(_missing))
 
 SECRET_KEY = env_str("SECRET_KEY", "local-development-only-not-secret")
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)

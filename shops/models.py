@@ -134,7 +134,9 @@ class EvaluatedEntity(models.Model):
     status = models.CharField(max_length=16, null=True, blank=True, db_index=True)
     reasons = models.JSONField(default=list, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    status_run = models.ForeignKey("shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status_run = models.ForeignKey(
+        "shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Date of the newest snapshot; the metric columns hold that snapshot's values.
     metrics_as_of = models.DateField(null=True, blank=True)
 
@@ -217,9 +219,7 @@ class ProductSnapshot(models.Model):
     appeal_failed = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["product", "date"], name="unique_product_snapshot_per_day")
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "date"], name="unique_product_snapshot_per_day")]
 
 
 # Rules and runs ------------------------------------------------------------------------------
@@ -248,9 +248,7 @@ class RuleSet(models.Model):
         ordering = ["-effective_from", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["market", "effective_from"], name="one_ruleset_per_market_and_day"),
-            models.CheckConstraint(
-                condition=Q(sps_disqualify__lte=models.F("sps_eligible")), name="ruleset_sps_order"
-            ),
+            models.CheckConstraint(condition=Q(sps_disqualify__lte=models.F("sps_eligible")), name="ruleset_sps_order"),
             models.CheckConstraint(
                 condition=Q(nrr_warning_multiple__lte=models.F("nrr_disqualify_multiple")),
                 name="ruleset_nrr_order",
@@ -294,9 +292,7 @@ class EvaluationRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["lock"], condition=Q(state="running"), name="one_active_evaluation_run"
-            ),
+            models.UniqueConstraint(fields=["lock"], condition=Q(state="running"), name="one_active_evaluation_run"),
             models.UniqueConstraint(
                 fields=["as_of"], condition=Q(trigger="scheduled"), name="one_scheduled_run_per_day"
             ),

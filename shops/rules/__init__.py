@@ -13,10 +13,10 @@ from shops.rules.eligibility import (
     Verdict,
     can_add_to_affiliate,
     creator_may_promote,
-    shop_can_add_to_affiliate,
     evaluate_creator,
     evaluate_product,
     evaluate_shop,
+    shop_can_add_to_affiliate,
 )
 
 __all__ = [

@@ -1,0 +1,102 @@
+"""Reads: the rule sets in force, current verdicts and their history."""
+
+import datetime as dt
+from collections.abc import Iterator
+from fractions import Fraction
+
+from django.db.models import QuerySet
+
+from shops.models import EvaluationRun, RuleSet, StatusHistory
+from shops.rules import Thresholds
+from shops.rules import codes as c
+
+DEFAULT_MARKET = ""
+
+THRESHOLD_FIELDS = (
+    "sps_min_orders",
+    "sps_window_days",
+    "sps_eligible",
+    "sps_disqualify",
+    "nrr_window_days",
+    "nrr_warning_multiple",
+    "nrr_disqualify_multiple",
+    "pps_min",
+    "chr_min",
+)
+
+
+def thresholds_from_values(*, version: int, values: dict) -> Thresholds:
+    """Build the rules' thresholds; NRR multiples become exact fractions."""
+    data = {name: values[name] for name in THRESHOLD_FIELDS if name in values}
+    for name in ("nrr_warning_multiple", "nrr_disqualify_multiple"):
+        if name in data:
+            data[name] = Fraction(data[name])
+    return Thresholds(version=version, **data)
+
+
+def ruleset_thresholds(ruleset: RuleSet) -> Thresholds:
+    return thresholds_from_values(
+        version=ruleset.version, values={name: getattr(ruleset, name) for name in THRESHOLD_FIELDS}
+    )
+
+
+def rulesets_in_force(*, as_of: dt.date) -> dict[str, Thresholds]:
+    """The newest rule set effective on ``as_of`` for each market; key '' is the default."""
+    in_force: dict[str, Thresholds] = {}
+    for ruleset in RuleSet.objects.filter(effective_from__lte=as_of).order_by("-effective_from", "-version"):
+        in_force.setdefault(ruleset.market, ruleset_thresholds(ruleset))
+    if DEFAULT_MARKET not in in_force:
+        raise RuleSet.DoesNotExist(f"No default rule set is in force on {as_of}")
+    return in_force
+
+
+def thresholds_for_market(rules: dict[str, Thresholds], market: str) -> Thresholds:
+    return rules.get(market) or rules[DEFAULT_MARKET]
+
+
+def run_active() -> EvaluationRun | None:
+    return EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).first()
+
+
+def run_latest_finished() -> EvaluationRun | None:
+    return EvaluationRun.objects.filter(state=EvaluationRun.State.SUCCEEDED).order_by("-finished_at").first()
+
+
+def history_for(*, entity: str, entity_id: int) -> QuerySet[StatusHistory]:
+    return StatusHistory.objects.filter(entity=entity, entity_id=entity_id).select_related("run")
+
+
+STATUSES_BY_ENTITY = {
+    "shop": c.SHOP_STATUSES,
+    "product": c.PRODUCT_STATUSES,
+    "creator": c.CREATOR_STATUSES,
+}
+
+
+def verdicts_export() -> Iterator[dict]:
+    """Every entity's current verdict, shops then products then creators, by feed key."""
+    from affiliate.models import Creator
+    from shops.models import Product, Shop
+    from shops.rules import can_add_to_affiliate, shop_can_add_to_affiliate
+
+    for key, status, reasons in Shop.objects.order_by("key").values_list("key", "status", "reasons").iterator(10_000):
+        yield {
+            "entity": "shop",
+            "id": key,
+            "status": status,
+            "reasons": reasons,
+            "can_add_to_affiliate": shop_can_add_to_affiliate(status),
+        }
+    products = Product.objects.order_by("key").values_list("key", "status", "reasons", "shop__status")
+    for key, status, reasons, shop_status in products.iterator(10_000):
+        yield {
+            "entity": "product",
+            "id": key,
+            "status": status,
+            "reasons": reasons,
+            "can_add_to_affiliate": can_add_to_affiliate(shop_status, status),
+        }
+    for key, status, reasons in (
+        Creator.objects.order_by("key").values_list("key", "status", "reasons").iterator(10_000)
+    ):
+        yield {"entity": "creator", "id": key, "status": status, "reasons": reasons}

@@ -1,0 +1,730 @@
+"""The evaluation run: every shop, then every product, then every creator, as of one date.
+
+A run is split into chunks of ids stored in PostgreSQL. Whoever takes a chunk (a Celery
+worker, or the ``evaluate`` command itself) evaluates it in one transaction: the pure rules
+are applied to plain rows, and only the entities whose verdict changed are written, each with
+one history row and the effects of S7/P5. A chunk is marked done in the same transaction, so
+a retried or duplicated chunk finds nothing left to do and changes nothing twice.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from affiliate.models import AffiliatePlan, Creator, CreatorSnapshot, PlanProduct
+from shops import bulk
+from shops.models import (
+    AuditEntry,
+    Category,
+    CategoryBaseline,
+    Entity,
+    EvaluationRun,
+    Product,
+    ProductSnapshot,
+    RunChunk,
+    Shop,
+    ShopSnapshot,
+    StatusHistory,
+    User,
+)
+from shops.rules import (
+    Baseline,
+    CreatorFacts,
+    ProductFacts,
+    ShopFacts,
+    Thresholds,
+    evaluate_creator,
+    evaluate_product,
+    evaluate_shop,
+)
+from shops.rules import codes as c
+from shops.rules.eligibility import shop_has_sps
+from shops.selectors import rulesets_in_force, thresholds_for_market
+
+logger = logging.getLogger(__name__)
+
+PHASES = (Entity.SHOP, Entity.PRODUCT, Entity.CREATOR)
+
+
+class RunInProgress(Exception):
+    def __init__(self, run: EvaluationRun):
+        self.run = run
+        super().__init__(
+            f"Evaluation run #{run.pk} (as of {run.as_of}) is already running "
+            f"({run.done}/{run.total} evaluated). Only one run executes at a time."
+        )
+
+
+class ScheduledRunExists(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One entity whose verdict differs from the stored one."""
+
+    entity_id: int
+    key: str
+    old_status: str | None
+    old_reasons: list[str]
+    new_status: str
+    new_reasons: list[str]
+    inputs: dict
+    baseline: dict | None
+    ruleset_version: int
+    permanent: bool = False
+
+
+@dataclasses.dataclass
+class Context:
+    """What every chunk of a run (or of a dry run) evaluates against."""
+
+    as_of: dt.date
+    rules: dict[str, Thresholds]
+    # category id -> (exact average, what to record about it)
+    baselines: dict[int, tuple[Baseline | None, dict]] = dataclasses.field(default_factory=dict)
+    # A dry run keeps shop verdicts in memory instead of reading them back from the table.
+    shop_statuses: dict[int, str] | None = None
+
+
+# Reading rows ---------------------------------------------------------------------------------
+
+SHOP_METRICS = ("account_status", "orders_90d", "sps", "ip_violation", "fair_trade_violation", "review_violation")
+PRODUCT_METRICS = (
+    "listing_status",
+    "reviews_30d",
+    "negative_reviews_30d",
+    "ip_violation",
+    "fair_trade_violation",
+    "review_violation",
+    "counterfeit_flag",
+    "appeal_failed",
+)
+CREATOR_METRICS = ("pps", "chr")
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    entity: str
+    model: type
+    snapshot_model: type
+    snapshot_fk: str
+    metrics: tuple[str, ...]
+    extra: tuple[str, ...]
+
+
+KINDS = {
+    Entity.SHOP: Kind(Entity.SHOP, Shop, ShopSnapshot, "shop_id", SHOP_METRICS, ("market", "permanently_disqualified")),
+    Entity.PRODUCT: Kind(
+        Entity.PRODUCT,
+        Product,
+        ProductSnapshot,
+        "product_id",
+        PRODUCT_METRICS,
+        ("shop_id", "shop__status", "shop__market", "category_id"),
+    ),
+    Entity.CREATOR: Kind(Entity.CREATOR, Creator, CreatorSnapshot, "creator_id", CREATOR_METRICS, ()),
+}
+
+
+def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> list[dict]:
+    """Plain rows of one id range with the metrics in force on ``as_of``.
+
+    The entity row holds its newest snapshot; only when that is newer than ``as_of`` (a
+    backfill) is the newest snapshot on or before ``as_of`` read instead. An entity with no
+    data on or before ``as_of`` did not exist yet and is left out.
+    """
+    fields = ("id", "key", "status", "reasons", "metrics_as_of", *kind.metrics, *kind.extra)
+    rows = list(kind.model.objects.filter(id__gte=first_id, id__lte=last_id).order_by("id").values(*fields))
+    newer = [row for row in rows if row["metrics_as_of"] is not None and row["metrics_as_of"] > as_of]
+    if not newer:
+        return rows
+    older: dict[int, dict] = {}
+    snapshots = (
+        kind.snapshot_model.objects.filter(**{f"{kind.snapshot_fk}__in": [row["id"] for row in newer]}, date__lte=as_of)
+        .order_by(kind.snapshot_fk, "-date")
+        .values(kind.snapshot_fk, "date", *kind.metrics)
+    )
+    for snapshot in snapshots:
+        older.setdefault(snapshot[kind.snapshot_fk], snapshot)
+    kept = []
+    for row in rows:
+        if row["metrics_as_of"] is not None and row["metrics_as_of"] > as_of:
+            snapshot = older.get(row["id"])
+            if snapshot is None:
+                continue
+            row = row | {name: snapshot[name] for name in kind.metrics} | {"metrics_as_of": snapshot["date"]}
+        kept.append(row)
+    return kept
+
+
+def _metric_inputs(row: dict, names: Iterable[str]) -> dict:
+    inputs = {name: (str(row[name]) if isinstance(row[name], Decimal) else row[name]) for name in names}
+    inputs["metrics_as_of"] = row["metrics_as_of"].isoformat() if row["metrics_as_of"] else None
+    return inputs
+
+
+# Verdicts per entity type -------------------------------------------------------------------
+
+
+def _shop_changes(rows: list[dict], ctx: Context) -> list[Change]:
+    changes = []
+    for row in rows:
+        thresholds = thresholds_for_market(ctx.rules, row["market"])
+        facts = ShopFacts(
+            row["account_status"],
+            row["orders_90d"],
+            row["sps"],
+            row["ip_violation"],
+            row["fair_trade_violation"],
+            row["review_violation"],
+            row["permanently_disqualified"],
+        )
+        verdict = evaluate_shop(facts, thresholds)
+        if ctx.shop_statuses is not None:
+            ctx.shop_statuses[row["id"]] = verdict.status
+        reasons = list(verdict.reasons)
+        if (
+            verdict.status == row["status"]
+            and reasons == row["reasons"]
+            and verdict.permanent == row["permanently_disqualified"]
+        ):
+            continue
+        inputs = _metric_inputs(row, SHOP_METRICS)
+        inputs |= {
+            "market": row["market"],
+            "has_sps": shop_has_sps(facts, thresholds),
+            "permanently_disqualified": row["permanently_disqualified"],
+        }
+        changes.append(
+            Change(
+                row["id"],
+                row["key"],
+                row["status"],
+                row["reasons"],
+                verdict.status,
+                reasons,
+                inputs,
+                None,
+                thresholds.version,
+                verdict.permanent,
+            )
+        )
+    return changes
+
+
+def _product_changes(rows: list[dict], ctx: Context) -> list[Change]:
+    changes = []
+    baselines = ctx.baselines
+    for row in rows:
+        thresholds = thresholds_for_market(ctx.rules, row["shop__market"])
+        shop_status = (
+            ctx.shop_statuses.get(row["shop_id"], row["shop__status"])
+            if ctx.shop_statuses is not None
+            else row["shop__status"]
+        )
+        baseline, baseline_info = baselines.get(row["category_id"], (None, None))
+        facts = ProductFacts(
+            row["listing_status"],
+            row["reviews_30d"],
+            row["negative_reviews_30d"],
+            row["ip_violation"],
+            row["fair_trade_violation"],
+            row["review_violation"],
+            row["counterfeit_flag"],
+            row["appeal_failed"],
+        )
+        verdict = evaluate_product(facts, shop_status, baseline, thresholds)
+        reasons = list(verdict.reasons)
+        if verdict.status == row["status"] and reasons == row["reasons"]:
+            continue
+        inputs = _metric_inputs(row, PRODUCT_METRICS) | {"shop_status": shop_status}
+        if facts.reviews_30d:
+            inputs["nrr"] = str(Decimal(facts.negative_reviews_30d) / Decimal(facts.reviews_30d))
+        changes.append(
+            Change(
+                row["id"],
+                row["key"],
+                row["status"],
+                row["reasons"],
+                verdict.status,
+                reasons,
+                inputs,
+                baseline_info,
+                thresholds.version,
+            )
+        )
+    return changes
+
+
+def _creator_changes(rows: list[dict], ctx: Context) -> list[Change]:
+    changes = []
+    thresholds = thresholds_for_market(ctx.rules, "")
+    for row in rows:
+        verdict = evaluate_creator(CreatorFacts(row["pps"], row["chr"]), thresholds)
+        reasons = list(verdict.reasons)
+        if verdict.status == row["status"] and reasons == row["reasons"]:
+            continue
+        changes.append(
+            Change(
+                row["id"],
+                row["key"],
+                row["status"],
+                row["reasons"],
+                verdict.status,
+                reasons,
+                _metric_inputs(row, CREATOR_METRICS),
+                None,
+                thresholds.version,
+            )
+        )
+    return changes
+
+
+CHANGES = {Entity.SHOP: _shop_changes, Entity.PRODUCT: _product_changes, Entity.CREATOR: _creator_changes}
+
+
+# Category baselines --------------------------------------------------------------------------
+
+
+def category_baselines(*, as_of: dt.date) -> dict[int, tuple[Baseline | None, dict]]:
+    """Each leaf category's average NRR over its products as of ``as_of`` (once per run).
+
+    A platform benchmark given by the feed wins over the computed average (spec decision).
+    """
+    current = Q(metrics_as_of__isnull=True) | Q(metrics_as_of__lte=as_of)
+    sums: dict[int, list[int]] = {
+        row["category_id"]: [row["neg"] or 0, row["rev"] or 0, row["n"]]
+        for row in Product.objects.filter(current)
+        .values("category_id")
+        .annotate(neg=Sum("negative_reviews_30d"), rev=Sum("reviews_30d"), n=Count("id"))
+        .order_by()
+    }
+    # Products whose newest snapshot is after as_of count with their snapshot of that day.
+    older: dict[int, dict] = {}
+    for snap in (
+        ProductSnapshot.objects.filter(product__metrics_as_of__gt=as_of, date__lte=as_of)
+        .order_by("product_id", "-date")
+        .values("product_id", "product__category_id", "negative_reviews_30d", "reviews_30d")
+    ):
+        older.setdefault(snap["product_id"], snap)
+    for snap in older.values():
+        entry = sums.setdefault(snap["product__category_id"], [0, 0, 0])
+        entry[0] += snap["negative_reviews_30d"]
+        entry[1] += snap["reviews_30d"]
+        entry[2] += 1
+
+    benchmarks = dict(Category.objects.filter(avg_nrr_30d__isnull=False).values_list("id", "avg_nrr_30d"))
+    result = {}
+    for category_id in sums.keys() | benchmarks.keys():
+        negative, reviews, products = sums.get(category_id, (0, 0, 0))
+        benchmark = benchmarks.get(category_id)
+        info = {
+            "category_id": category_id,
+            "negative_reviews": negative,
+            "reviews": reviews,
+            "products": products,
+            "source": CategoryBaseline.Source.COMPUTED,
+        }
+        if benchmark is not None:
+            baseline = Baseline.from_decimal(benchmark)
+            info |= {"source": CategoryBaseline.Source.BENCHMARK, "benchmark": str(benchmark), "value": str(benchmark)}
+        else:
+            baseline = Baseline(negative, reviews) if reviews else None
+            info["value"] = str(Decimal(negative) / Decimal(reviews)) if reviews else None
+        result[category_id] = (baseline, info)
+    return result
+
+
+def _store_baselines(run: EvaluationRun, baselines: dict[int, tuple[Baseline | None, dict]]) -> None:
+    CategoryBaseline.objects.bulk_create(
+        [
+            CategoryBaseline(
+                run=run,
+                category_id=category_id,
+                source=info["source"],
+                negative_reviews=info["negative_reviews"],
+                reviews=info["reviews"],
+                products=info["products"],
+                benchmark=info.get("benchmark"),
+            )
+            for category_id, (_, info) in baselines.items()
+        ],
+        batch_size=1000,
+    )
+
+
+def _load_baselines(run: EvaluationRun) -> dict[int, tuple[Baseline | None, dict]]:
+    result = {}
+    for row in CategoryBaseline.objects.filter(run=run).values():
+        info = {
+            "category_id": row["category_id"],
+            "negative_reviews": row["negative_reviews"],
+            "reviews": row["reviews"],
+            "products": row["products"],
+            "source": row["source"],
+        }
+        if row["benchmark"] is not None:
+            baseline = Baseline.from_decimal(row["benchmark"])
+            info |= {"benchmark": str(row["benchmark"]), "value": str(row["benchmark"])}
+        else:
+            baseline = Baseline(row["negative_reviews"], row["reviews"]) if row["reviews"] else None
+            info["value"] = str(Decimal(row["negative_reviews"]) / Decimal(row["reviews"])) if row["reviews"] else None
+        result[row["category_id"]] = (baseline, info)
+    return result
+
+
+# Writing changes and their effects -------------------------------------------------------------
+
+
+def _apply_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun, now: dt.datetime) -> None:
+    if not changes:
+        return
+    columns = {"status": "varchar(16)", "reasons": "jsonb"}
+    if kind.entity == Entity.SHOP:
+        columns["permanently_disqualified"] = "boolean"
+        rows = [(ch.entity_id, ch.new_status, ch.new_reasons, ch.permanent) for ch in changes]
+    else:
+        rows = [(ch.entity_id, ch.new_status, ch.new_reasons) for ch in changes]
+    bulk.copy_update(
+        kind.model,
+        key_column="id",
+        columns=columns,
+        rows=rows,
+        constants={"status_changed_at": now, "status_run_id": run.pk},
+    )
+    bulk.copy_insert(
+        StatusHistory,
+        (
+            "entity",
+            "entity_id",
+            "entity_key",
+            "old_status",
+            "new_status",
+            "old_reasons",
+            "new_reasons",
+            "inputs",
+            "baseline",
+            "ruleset_version",
+            "run_id",
+            "as_of",
+            "created_at",
+        ),
+        [
+            (
+                kind.entity,
+                ch.entity_id,
+                ch.key,
+                ch.old_status,
+                ch.new_status,
+                ch.old_reasons,
+                ch.new_reasons,
+                ch.inputs,
+                ch.baseline,
+                ch.ruleset_version,
+                run.pk,
+                run.as_of,
+                now,
+            )
+            for ch in changes
+        ],
+    )
+    newly_disqualified = [ch for ch in changes if ch.new_status == c.DISQUALIFIED and ch.old_status != c.DISQUALIFIED]
+    if kind.entity == Entity.SHOP:
+        _terminate_shop_plans(newly_disqualified, run=run, now=now)
+    elif kind.entity == Entity.PRODUCT:
+        _remove_products_from_plans(newly_disqualified, run=run, now=now)
+
+
+def _by_reasons(changes: list[Change]) -> dict[tuple[str, ...], list[int]]:
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for ch in changes:
+        groups[tuple(ch.new_reasons)].append(ch.entity_id)
+    return groups
+
+
+def _terminate_shop_plans(changes: list[Change], *, run: EvaluationRun, now: dt.datetime) -> None:
+    """S7: every running plan of the shop ends, and every product leaves it (not restored, S8)."""
+    for reasons, shop_ids in _by_reasons(changes).items():
+        plans = AffiliatePlan.objects.filter(shop_id__in=shop_ids, status=AffiliatePlan.Status.ACTIVE)
+        PlanProduct.objects.filter(plan__in=plans, removed_at__isnull=True).update(
+            removed_at=now, removal_reasons=[c.SHOP_DISQUALIFIED, *reasons], removed_by_run=run
+        )
+        plans.update(
+            status=AffiliatePlan.Status.TERMINATED,
+            terminated_at=now,
+            termination_reasons=list(reasons),
+            terminated_by_run=run,
+        )
+
+
+def _remove_products_from_plans(changes: list[Change], *, run: EvaluationRun, now: dt.datetime) -> None:
+    """P5: a disqualified product leaves every plan it was in (not restored on recovery)."""
+    for reasons, product_ids in _by_reasons(changes).items():
+        PlanProduct.objects.filter(product_id__in=product_ids, removed_at__isnull=True).update(
+            removed_at=now, removal_reasons=list(reasons), removed_by_run=run
+        )
+
+
+# Runs ------------------------------------------------------------------------------------------
+
+
+def _plan_chunks(run: EvaluationRun, chunk_size: int) -> int:
+    """Cut each entity type's ids into ranges of ``chunk_size`` rows (keyset, no full scan)."""
+    chunks, total = [], 0
+    for entity in PHASES:
+        model = KINDS[entity].model
+        ids = model.objects.order_by("id").values_list("id", flat=True)
+        first_id = ids.first()
+        seq = 0
+        while first_id is not None:
+            last_id = ids.filter(id__gte=first_id)[chunk_size - 1 : chunk_size].first()
+            rows = chunk_size
+            if last_id is None:
+                last_id = ids.last()
+                rows = model.objects.filter(id__gte=first_id).count()
+            chunks.append(RunChunk(run=run, entity=entity, seq=seq, first_id=first_id, last_id=last_id, rows=rows))
+            total += rows
+            seq += 1
+            first_id = ids.filter(id__gt=last_id).first()
+    RunChunk.objects.bulk_create(chunks, batch_size=1000)
+    return total
+
+
+def evaluation_start(
+    *,
+    as_of: dt.date,
+    trigger: str = EvaluationRun.Trigger.MANUAL,
+    user: User | None = None,
+    chunk_size: int | None = None,
+) -> EvaluationRun:
+    """Open a run and cut it into chunks; raises RunInProgress while another run executes."""
+    chunk_size = chunk_size or settings.EVALUATION_CHUNK_SIZE
+    rules = rulesets_in_force(as_of=as_of)
+    try:
+        with transaction.atomic():
+            run = EvaluationRun.objects.create(
+                as_of=as_of,
+                trigger=trigger,
+                chunk_size=chunk_size,
+                created_by=user,
+                ruleset_versions={market or "default": t.version for market, t in rules.items()},
+                phase=Entity.SHOP,
+            )
+            run.total = _plan_chunks(run, chunk_size)
+            run.save(update_fields=["total"])
+            _advance_if_phase_done(run)
+    except IntegrityError:
+        active = EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).first()
+        if active is not None:
+            raise RunInProgress(active) from None
+        if trigger == EvaluationRun.Trigger.SCHEDULED:
+            raise ScheduledRunExists(f"The scheduled run for {as_of} has already been started") from None
+        raise
+    logger.info("Evaluation run #%s as of %s started: %s entities", run.pk, as_of, run.total)
+    return run
+
+
+def _next_phase(run: EvaluationRun) -> str | None:
+    later = PHASES[PHASES.index(run.phase) + 1 :]
+    pending = set(RunChunk.objects.filter(run=run, entity__in=later, done=False).values_list("entity", flat=True))
+    return next((entity for entity in later if entity in pending), None)
+
+
+def _advance_if_phase_done(run: EvaluationRun) -> bool:
+    """With the run row locked: move to the next phase once every chunk of this one is done."""
+    if RunChunk.objects.filter(run=run, entity=run.phase, done=False).exists():
+        return False
+    phase = _next_phase(run)
+    if phase is None:
+        run.state = EvaluationRun.State.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["state", "finished_at"])
+        logger.info("Evaluation run #%s finished: %s changed of %s", run.pk, run.changed, run.total)
+        return True
+    if phase == Entity.PRODUCT and not CategoryBaseline.objects.filter(run=run).exists():
+        _store_baselines(run, category_baselines(as_of=run.as_of))
+    run.phase = phase
+    run.save(update_fields=["phase"])
+    return True
+
+
+def _batch_connection_settings() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # JIT compiles the large statements of a batch for longer than they run.
+            cursor.execute("SET LOCAL jit = off")
+
+
+def _evaluate_chunk(chunk: RunChunk, run: EvaluationRun) -> list[Change]:
+    kind = KINDS[chunk.entity]
+    ctx = Context(as_of=run.as_of, rules=rulesets_in_force(as_of=run.as_of))
+    if chunk.entity == Entity.PRODUCT:
+        ctx.baselines = _load_baselines(run)
+    rows = _rows_as_of(kind, first_id=chunk.first_id, last_id=chunk.last_id, as_of=run.as_of)
+    changes = CHANGES[chunk.entity](rows, ctx)
+    _apply_changes(kind, changes, run=run, now=timezone.now())
+    return changes
+
+
+def _finish_chunk(chunk: RunChunk, changes: list[Change]) -> EvaluationRun:
+    run = EvaluationRun.objects.select_for_update().get(pk=chunk.run_id)
+    chunk.done, chunk.changed, chunk.finished_at = True, len(changes), timezone.now()
+    chunk.save(update_fields=["done", "changed", "finished_at"])
+    run.done += chunk.rows
+    run.changed += len(changes)
+    stats = run.stats.setdefault(chunk.entity, {"evaluated": 0, "changed": 0, "transitions": {}})
+    stats["evaluated"] += chunk.rows
+    stats["changed"] += len(changes)
+    for (old, new), count in Counter((ch.old_status, ch.new_status) for ch in changes).items():
+        label = f"{old or 'NEW'}->{new}"
+        stats["transitions"][label] = stats["transitions"].get(label, 0) + count
+    run.save(update_fields=["done", "changed", "stats"])
+    _advance_if_phase_done(run)
+    return run
+
+
+def evaluation_process_chunk(*, chunk_id: int | None = None, run_id: int | None = None) -> RunChunk | None:
+    """Evaluate one pending chunk atomically: the given one, or any of the run's current phase.
+
+    Returns the chunk, or None when there is nothing this caller may take (done, or being
+    evaluated by someone else right now).
+    """
+    with transaction.atomic():
+        _batch_connection_settings()
+        pending = RunChunk.objects.select_for_update(skip_locked=True).filter(
+            done=False, run__state=EvaluationRun.State.RUNNING
+        )
+        if chunk_id is not None:
+            chunk = pending.filter(pk=chunk_id).select_related("run").first()
+            if chunk is not None and chunk.entity != chunk.run.phase:
+                return None
+        else:
+            run = EvaluationRun.objects.get(pk=run_id)
+            chunk = pending.filter(run_id=run_id, entity=run.phase).order_by("seq").select_related("run").first()
+        if chunk is None:
+            return None
+        changes = _evaluate_chunk(chunk, chunk.run)
+        _finish_chunk(chunk, changes)
+    return chunk
+
+
+def evaluation_pending_chunk_ids(*, run: EvaluationRun) -> list[int]:
+    return list(RunChunk.objects.filter(run=run, entity=run.phase, done=False).values_list("id", flat=True))
+
+
+def evaluation_fail(*, run: EvaluationRun, error: str) -> None:
+    EvaluationRun.objects.filter(pk=run.pk, state=EvaluationRun.State.RUNNING).update(
+        state=EvaluationRun.State.FAILED, error=error[:4000], finished_at=timezone.now()
+    )
+
+
+def evaluation_resume(*, run: EvaluationRun) -> EvaluationRun:
+    """Reopen a failed run; its finished chunks stay done and are not evaluated again."""
+    try:
+        with transaction.atomic():
+            updated = EvaluationRun.objects.filter(pk=run.pk, state=EvaluationRun.State.FAILED).update(
+                state=EvaluationRun.State.RUNNING, error="", finished_at=None
+            )
+    except IntegrityError:
+        raise RunInProgress(EvaluationRun.objects.get(state=EvaluationRun.State.RUNNING)) from None
+    run.refresh_from_db()
+    if not updated and run.state != EvaluationRun.State.RUNNING:
+        raise ValueError(f"Run #{run.pk} has {run.state}; only a failed or running run can be resumed")
+    return run
+
+
+def evaluation_work(
+    *,
+    run: EvaluationRun,
+    progress: Callable[[EvaluationRun], None] | None = None,
+    poll_seconds: float = 0.5,
+) -> EvaluationRun:
+    """Take chunks of ``run`` until it has finished; wait while others hold the last chunks."""
+    while True:
+        try:
+            chunk = evaluation_process_chunk(run_id=run.pk)
+        except Exception as exc:
+            evaluation_fail(run=run, error=f"{type(exc).__name__}: {exc}")
+            raise
+        run.refresh_from_db()
+        if progress is not None:
+            progress(run)
+        if run.state != EvaluationRun.State.RUNNING:
+            return run
+        if chunk is None:
+            time.sleep(poll_seconds)
+
+
+def evaluation_run_inline(*, as_of: dt.date, user: User | None = None, progress=None, chunk_size=None) -> EvaluationRun:
+    """Start a run and evaluate all of it in this process (commands, tests, the demo)."""
+    run = evaluation_start(as_of=as_of, user=user, chunk_size=chunk_size)
+    return evaluation_work(run=run, progress=progress)
+
+
+# Dry run -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DryRunReport:
+    evaluated: Counter
+    transitions: dict[str, Counter]
+    examples: dict[tuple[str, str], list[Change]]
+
+
+def evaluation_dry_run(
+    *, as_of: dt.date, rules: Mapping[str, Thresholds], examples: int = 10, chunk_size: int = 50_000
+) -> DryRunReport:
+    """Evaluate everything with ``rules`` and report what would change; writes nothing."""
+    ctx = Context(as_of=as_of, rules=dict(rules), shop_statuses={})
+    report = DryRunReport(Counter(), defaultdict(Counter), defaultdict(list))
+    for entity in PHASES:
+        kind = KINDS[entity]
+        if entity == Entity.PRODUCT:
+            ctx.baselines = category_baselines(as_of=as_of)
+        ids = kind.model.objects.order_by("id").values_list("id", flat=True)
+        first_id = ids.first()
+        while first_id is not None:
+            last_id = ids.filter(id__gte=first_id)[chunk_size - 1 : chunk_size].first() or ids.last()
+            rows = _rows_as_of(kind, first_id=first_id, last_id=last_id, as_of=as_of)
+            report.evaluated[entity] += len(rows)
+            for change in CHANGES[entity](rows, ctx):
+                transition = f"{change.old_status or 'NEW'}->{change.new_status}"
+                report.transitions[entity][transition] += 1
+                if len(report.examples[entity, transition]) < examples:
+                    report.examples[entity, transition].append(change)
+            first_id = ids.filter(id__gt=last_id).first()
+    return report
+
+
+# Ops actions ---------------------------------------------------------------------------------------
+
+
+def shop_lift_permanent_disqualification(*, shop: Shop, user: User, reason: str) -> Shop:
+    """S6: only an ops user lifts a suspension's permanent disqualification, with a reason."""
+    if not user.is_ops:
+        raise PermissionError("Only ops staff can lift a permanent disqualification")
+    if not reason.strip():
+        raise ValueError("A reason is required to lift a permanent disqualification")
+    with transaction.atomic():
+        updated = Shop.objects.filter(pk=shop.pk, permanently_disqualified=True).update(permanently_disqualified=False)
+        if not updated:
+            raise ValueError(f"Shop {shop.key} is not permanently disqualified")
+        AuditEntry.objects.create(
+            actor=user,
+            action="shop.lift_permanent_disqualification",
+            object_type="shop",
+            object_id=shop.key,
+            reason=reason,
+        )
+    shop.refresh_from_db()
+    return shop

@@ -1,0 +1,74 @@
+"""Thin Celery tasks: ids and dates in, a service call, the next chunks out."""
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from shops.models import EvaluationRun
+from shops.services.evaluation import (
+    RunInProgress,
+    ScheduledRunExists,
+    evaluation_pending_chunk_ids,
+    evaluation_process_chunk,
+    evaluation_start,
+)
+
+logger = logging.getLogger(__name__)
+
+# A run whose chunks have seen no progress for this long has lost its messages.
+STALLED_AFTER = dt.timedelta(minutes=10)
+
+
+def evaluation_dispatch(run: EvaluationRun) -> int:
+    """Queue one task per pending chunk of the run's current phase."""
+    chunk_ids = evaluation_pending_chunk_ids(run=run)
+    for chunk_id in chunk_ids:
+        evaluation_chunk_task.delay(chunk_id)
+    return len(chunk_ids)
+
+
+@shared_task
+def evaluation_daily_task(as_of: str | None = None) -> int | None:
+    day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
+    try:
+        run = evaluation_start(as_of=day, trigger=EvaluationRun.Trigger.SCHEDULED)
+    except (RunInProgress, ScheduledRunExists) as exc:
+        logger.warning("Daily evaluation for %s not started: %s", day, exc)
+        return None
+    evaluation_dispatch(run)
+    return run.pk
+
+
+@shared_task
+def evaluation_start_task(as_of: str, user_id: int | None = None) -> int:
+    from shops.models import User
+
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    run = evaluation_start(as_of=dt.date.fromisoformat(as_of), user=user)
+    evaluation_dispatch(run)
+    return run.pk
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def evaluation_chunk_task(chunk_id: int) -> None:
+    chunk = evaluation_process_chunk(chunk_id=chunk_id)
+    if chunk is None:
+        return
+    run = EvaluationRun.objects.get(pk=chunk.run_id)
+    # The chunk that completed its phase hands the next phase to the workers.
+    if run.state == EvaluationRun.State.RUNNING and run.phase != chunk.entity:
+        evaluation_dispatch(run)
+
+
+@shared_task
+def evaluation_resume_task() -> None:
+    """Re-queue the chunks of a run that stopped moving (lost messages, killed workers)."""
+    run = EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).first()
+    if run is None:
+        return
+    last = run.chunks.filter(done=True).order_by("-finished_at").values_list("finished_at", flat=True).first()
+    if (last or run.started_at) < timezone.now() - STALLED_AFTER:
+        logger.warning("Run #%s made no progress since %s; re-queueing its chunks", run.pk, last or run.started_at)
+        evaluation_dispatch(run)

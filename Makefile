@@ -1,0 +1,85 @@
+# Compliance Portal: `make run` serves the product locally, `make test` runs lint and the suite.
+# Both need only Python 3.12 and make; the virtual environment is created on first use and
+# reinstalled only when requirements.txt changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+LINT_PATHS ?= .
+
+# Resolved only when the environment has to be created: python3.12 on PATH, else pyenv's.
+PYTHON312 = $(shell for candidate in python3.12 "$$(pyenv which python3.12 2>/dev/null)"; do \
+	[ -n "$$candidate" ] && "$$candidate" -c \
+		'import sys; sys.version_info[:2] == (3, 12) or sys.exit(1); print(sys.executable)' 2>/dev/null && break; \
+	done)
+
+.PHONY: help install run test lint format check-deploy compose-check
+
+help:
+	@echo "make run            install, migrate, load demo data if empty, serve on http://127.0.0.1:8000"
+	@echo "make test           install, lint, run the suite (PYTEST_ARGS=... to narrow it)"
+	@echo "make lint           ruff check and ruff format --check"
+	@echo "make format         ruff format and ruff check --fix"
+	@echo "make check-deploy   Django's deployment checks under production settings"
+	@echo "make compose-check  validate docker-compose.yml (skipped without docker compose)"
+
+$(PY):
+	@python="$(PYTHON312)"; \
+	if [ -z "$$python" ]; then echo "Python 3.12 is required: install it so that python3.12 is on PATH." >&2; exit 1; fi; \
+	echo "Creating $(VENV) with $$python"; \
+	"$$python" -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# REQUIRE_SERVICES=1 makes tests/settings.py stop instead of falling back to SQLite.
+test: $(STAMP)
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
+
+format: $(STAMP)
+	$(PY) -m ruff format $(LINT_PATHS)
+	$(PY) -m ruff check --fix $(LINT_PATHS)
+
+# Throwaway values, generated per run: the check reads settings only and connects to nothing.
+check-deploy: $(STAMP)
+	env -u DEBUG -u SECURE_SSL_REDIRECT -u SECURE_HSTS_SECONDS \
+		DJANGO_SETTINGS_MODULE=compliance_portal.settings \
+		COMPLIANCE_ENV=production \
+		SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+		DATABASE_URL=postgres://compliance@127.0.0.1:5432/compliance_portal \
+		REDIS_URL=redis://127.0.0.1:6379/0 \
+		FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+		ALLOWED_HOSTS=example.com \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+# The compose file requires its secrets; placeholders stand in for any that are not set.
+compose-check:
+	@if ! command -v docker >/dev/null 2>&1; then \
+		echo "compose-check skipped: docker is not installed"; \
+	elif ! docker compose version >/dev/null 2>&1; then \
+		echo "compose-check skipped: the docker compose plugin is not installed"; \
+	else \
+		SECRET_KEY="$${SECRET_KEY:-placeholder}" \
+		FIELD_ENCRYPTION_KEYS="$${FIELD_ENCRYPTION_KEYS:-placeholder}" \
+		POSTGRES_PASSWORD="$${POSTGRES_PASSWORD:-placeholder}" \
+		ALLOWED_HOSTS="$${ALLOWED_HOSTS:-example.com}" \
+		docker compose config -q && echo "docker-compose.yml is valid"; \
+	fi

@@ -131,11 +131,18 @@ class Category(models.Model):
 class EvaluatedEntity(models.Model):
     """The current verdict of an evaluated entity, written only when it changes."""
 
-    status = models.CharField(max_length=16, null=True, blank=True, db_index=True)
+    # Not indexed: every index on a verdict column is rewritten with each changed row.
+    status = models.CharField(max_length=16, null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     status_run = models.ForeignKey(
-        "shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "shops.EvaluationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # Date of the newest snapshot; the metric columns hold that snapshot's values.
     metrics_as_of = models.DateField(null=True, blank=True)

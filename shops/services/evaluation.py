@@ -9,10 +9,11 @@ a retried or duplicated chunk finds nothing left to do and changes nothing twice
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from django.conf import settings
@@ -42,6 +43,7 @@ from shops.rules import (
     ProductFacts,
     ShopFacts,
     Thresholds,
+    Verdict,
     evaluate_creator,
     evaluate_product,
     evaluate_shop,
@@ -121,6 +123,10 @@ class Kind:
     metrics: tuple[str, ...]
     extra: tuple[str, ...]
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return ("id", "key", "status", "reasons", "metrics_as_of", *self.metrics, *self.extra)
+
 
 KINDS = {
     Entity.SHOP: Kind(Entity.SHOP, Shop, ShopSnapshot, "shop_id", SHOP_METRICS, ("market", "permanently_disqualified")),
@@ -136,157 +142,160 @@ KINDS = {
 }
 
 
-def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> list[dict]:
+def _plain_rows(queryset, fields: tuple[str, ...]) -> list[tuple]:
+    """Rows as tuples straight from the cursor: the batch path skips Django's per-value converters.
+
+    ``reasons`` stays JSON text (compared as text, parsed only when it differs). PostgreSQL
+    hands back exact types; SQLite's decimals, dates and booleans are converted here.
+    """
+    sql, params = queryset.values_list(*fields).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        return rows
+    converters = [_SQLITE_CONVERTERS.get(_resolve_field(queryset.model, name).get_internal_type()) for name in fields]
+    return [
+        tuple(v if convert is None or v is None else convert(v) for v, convert in zip(row, converters, strict=True))
+        for row in rows
+    ]
+
+
+_SQLITE_CONVERTERS = {
+    "DecimalField": lambda v: Decimal(str(v)),
+    "DateField": lambda v: v if isinstance(v, dt.date) else dt.date.fromisoformat(v),
+    "BooleanField": bool,
+}
+
+
+def _resolve_field(model, name: str):
+    *path, last = name.split("__")
+    for step in path:
+        model = model._meta.get_field(step).related_model
+    return model._meta.get_field(last)
+
+
+# Every row starts with these columns; the entity's metrics follow from METRICS_AT.
+ID, KEY, STATUS, REASONS, AS_OF = range(5)
+METRICS_AT = 5
+
+
+def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> list[tuple]:
     """Plain rows of one id range with the metrics in force on ``as_of``.
 
     The entity row holds its newest snapshot; only when that is newer than ``as_of`` (a
     backfill) is the newest snapshot on or before ``as_of`` read instead. An entity with no
     data on or before ``as_of`` did not exist yet and is left out.
     """
-    fields = ("id", "key", "status", "reasons", "metrics_as_of", *kind.metrics, *kind.extra)
-    rows = list(kind.model.objects.filter(id__gte=first_id, id__lte=last_id).order_by("id").values(*fields))
-    newer = [row for row in rows if row["metrics_as_of"] is not None and row["metrics_as_of"] > as_of]
+    rows = _plain_rows(kind.model.objects.filter(id__gte=first_id, id__lte=last_id).order_by("id"), kind.fields)
+    newer = [row[ID] for row in rows if row[AS_OF] is not None and row[AS_OF] > as_of]
     if not newer:
         return rows
-    older: dict[int, dict] = {}
-    snapshots = (
-        kind.snapshot_model.objects.filter(**{f"{kind.snapshot_fk}__in": [row["id"] for row in newer]}, date__lte=as_of)
-        .order_by(kind.snapshot_fk, "-date")
-        .values(kind.snapshot_fk, "date", *kind.metrics)
-    )
-    for snapshot in snapshots:
-        older.setdefault(snapshot[kind.snapshot_fk], snapshot)
+    older: dict[int, tuple] = {}
+    snapshots = kind.snapshot_model.objects.filter(**{f"{kind.snapshot_fk}__in": newer}, date__lte=as_of)
+    for snapshot in _plain_rows(
+        snapshots.order_by(kind.snapshot_fk, "-date"), (kind.snapshot_fk, "date", *kind.metrics)
+    ):
+        older.setdefault(snapshot[0], snapshot)
+    end = METRICS_AT + len(kind.metrics)
     kept = []
     for row in rows:
-        if row["metrics_as_of"] is not None and row["metrics_as_of"] > as_of:
-            snapshot = older.get(row["id"])
+        if row[AS_OF] is not None and row[AS_OF] > as_of:
+            snapshot = older.get(row[ID])
             if snapshot is None:
                 continue
-            row = row | {name: snapshot[name] for name in kind.metrics} | {"metrics_as_of": snapshot["date"]}
+            row = (*row[:AS_OF], snapshot[1], *snapshot[2:], *row[end:])
         kept.append(row)
     return kept
 
 
-def _metric_inputs(row: dict, names: Iterable[str]) -> dict:
-    inputs = {name: (str(row[name]) if isinstance(row[name], Decimal) else row[name]) for name in names}
-    inputs["metrics_as_of"] = row["metrics_as_of"].isoformat() if row["metrics_as_of"] else None
-    return inputs
+_REASONS_TEXT: dict[tuple[str, ...], str] = {}
+
+
+def _unchanged(row: tuple, status: str, reasons: tuple[str, ...]) -> bool:
+    """Does the stored verdict (reasons as JSON text) equal the new one?"""
+    if row[STATUS] != status:
+        return False
+    text = _REASONS_TEXT.get(reasons)
+    if text is None:
+        text = _REASONS_TEXT.setdefault(reasons, json.dumps(list(reasons)))
+    return row[REASONS] == text or json.loads(row[REASONS]) == list(reasons)
+
+
+def _inputs(kind: Kind, row: tuple) -> dict:
+    """The metrics behind a verdict, for its history row."""
+    inputs = dict(zip(kind.fields[METRICS_AT:], row[METRICS_AT:], strict=True))
+    inputs["metrics_as_of"] = row[AS_OF]
+    # Decimals as canonical text: the same on every database, never a binary float.
+    return {
+        name: format(v.normalize(), "f") if isinstance(v, Decimal) else v.isoformat() if isinstance(v, dt.date) else v
+        for name, v in inputs.items()
+    }
 
 
 # Verdicts per entity type -------------------------------------------------------------------
 
 
-def _shop_changes(rows: list[dict], ctx: Context) -> list[Change]:
-    changes = []
+def _change(kind: Kind, row: tuple, verdict: Verdict, version: int, baseline: dict | None = None, **inputs) -> Change:
+    return Change(
+        entity_id=row[ID],
+        key=row[KEY],
+        old_status=row[STATUS],
+        old_reasons=json.loads(row[REASONS]),
+        new_status=verdict.status,
+        new_reasons=list(verdict.reasons),
+        inputs=_inputs(kind, row) | inputs,
+        baseline=baseline,
+        ruleset_version=version,
+        permanent=verdict.permanent,
+    )
+
+
+def _shop_changes(rows: list[tuple], ctx: Context) -> list[Change]:
+    kind, changes = KINDS[Entity.SHOP], []
     for row in rows:
-        thresholds = thresholds_for_market(ctx.rules, row["market"])
-        facts = ShopFacts(
-            row["account_status"],
-            row["orders_90d"],
-            row["sps"],
-            row["ip_violation"],
-            row["fair_trade_violation"],
-            row["review_violation"],
-            row["permanently_disqualified"],
-        )
+        # Columns after the metrics: market, permanently_disqualified.
+        market, permanent = row[-2:]
+        thresholds = thresholds_for_market(ctx.rules, market)
+        facts = ShopFacts(*row[METRICS_AT:-2], permanent)
         verdict = evaluate_shop(facts, thresholds)
         if ctx.shop_statuses is not None:
-            ctx.shop_statuses[row["id"]] = verdict.status
-        reasons = list(verdict.reasons)
-        if (
-            verdict.status == row["status"]
-            and reasons == row["reasons"]
-            and verdict.permanent == row["permanently_disqualified"]
-        ):
+            ctx.shop_statuses[row[ID]] = verdict.status
+        if verdict.permanent == permanent and _unchanged(row, verdict.status, verdict.reasons):
             continue
-        inputs = _metric_inputs(row, SHOP_METRICS)
-        inputs |= {
-            "market": row["market"],
-            "has_sps": shop_has_sps(facts, thresholds),
-            "permanently_disqualified": row["permanently_disqualified"],
-        }
-        changes.append(
-            Change(
-                row["id"],
-                row["key"],
-                row["status"],
-                row["reasons"],
-                verdict.status,
-                reasons,
-                inputs,
-                None,
-                thresholds.version,
-                verdict.permanent,
-            )
-        )
+        changes.append(_change(kind, row, verdict, thresholds.version, has_sps=shop_has_sps(facts, thresholds)))
     return changes
 
 
-def _product_changes(rows: list[dict], ctx: Context) -> list[Change]:
-    changes = []
-    baselines = ctx.baselines
+def _product_changes(rows: list[tuple], ctx: Context) -> list[Change]:
+    kind, changes, baselines = KINDS[Entity.PRODUCT], [], ctx.baselines
+    overrides = ctx.shop_statuses
     for row in rows:
-        thresholds = thresholds_for_market(ctx.rules, row["shop__market"])
-        shop_status = (
-            ctx.shop_statuses.get(row["shop_id"], row["shop__status"])
-            if ctx.shop_statuses is not None
-            else row["shop__status"]
-        )
-        baseline, baseline_info = baselines.get(row["category_id"], (None, None))
-        facts = ProductFacts(
-            row["listing_status"],
-            row["reviews_30d"],
-            row["negative_reviews_30d"],
-            row["ip_violation"],
-            row["fair_trade_violation"],
-            row["review_violation"],
-            row["counterfeit_flag"],
-            row["appeal_failed"],
-        )
+        # Columns after the metrics: shop_id, shop__status, shop__market, category_id.
+        shop_id, shop_status, market, category_id = row[-4:]
+        if overrides is not None:
+            shop_status = overrides.get(shop_id, shop_status)
+        thresholds = thresholds_for_market(ctx.rules, market)
+        baseline, baseline_info = baselines.get(category_id, (None, None))
+        facts = ProductFacts(*row[METRICS_AT:-4])
         verdict = evaluate_product(facts, shop_status, baseline, thresholds)
-        reasons = list(verdict.reasons)
-        if verdict.status == row["status"] and reasons == row["reasons"]:
+        if _unchanged(row, verdict.status, verdict.reasons):
             continue
-        inputs = _metric_inputs(row, PRODUCT_METRICS) | {"shop_status": shop_status}
-        if facts.reviews_30d:
-            inputs["nrr"] = str(Decimal(facts.negative_reviews_30d) / Decimal(facts.reviews_30d))
+        nrr = format(Decimal(facts.negative_reviews_30d) / facts.reviews_30d, "f") if facts.reviews_30d else None
         changes.append(
-            Change(
-                row["id"],
-                row["key"],
-                row["status"],
-                row["reasons"],
-                verdict.status,
-                reasons,
-                inputs,
-                baseline_info,
-                thresholds.version,
-            )
+            _change(kind, row, verdict, thresholds.version, baseline_info, shop__status=shop_status, nrr=nrr)
         )
     return changes
 
 
-def _creator_changes(rows: list[dict], ctx: Context) -> list[Change]:
-    changes = []
+def _creator_changes(rows: list[tuple], ctx: Context) -> list[Change]:
+    kind, changes = KINDS[Entity.CREATOR], []
     thresholds = thresholds_for_market(ctx.rules, "")
     for row in rows:
-        verdict = evaluate_creator(CreatorFacts(row["pps"], row["chr"]), thresholds)
-        reasons = list(verdict.reasons)
-        if verdict.status == row["status"] and reasons == row["reasons"]:
+        verdict = evaluate_creator(CreatorFacts(*row[METRICS_AT:]), thresholds)
+        if _unchanged(row, verdict.status, verdict.reasons):
             continue
-        changes.append(
-            Change(
-                row["id"],
-                row["key"],
-                row["status"],
-                row["reasons"],
-                verdict.status,
-                reasons,
-                _metric_inputs(row, CREATOR_METRICS),
-                None,
-                thresholds.version,
-            )
-        )
+        changes.append(_change(kind, row, verdict, thresholds.version))
     return changes
 
 
@@ -576,15 +585,22 @@ def _evaluate_chunk(chunk: RunChunk, run: EvaluationRun) -> list[Change]:
     return changes
 
 
-def _finish_chunk(chunk: RunChunk, changes: list[Change]) -> EvaluationRun:
+def _finish_chunk(chunk: RunChunk, changes: list[Change], *, started: dt.datetime) -> EvaluationRun:
     run = EvaluationRun.objects.select_for_update().get(pk=chunk.run_id)
     chunk.done, chunk.changed, chunk.finished_at = True, len(changes), timezone.now()
     chunk.save(update_fields=["done", "changed", "finished_at"])
     run.done += chunk.rows
     run.changed += len(changes)
-    stats = run.stats.setdefault(chunk.entity, {"evaluated": 0, "changed": 0, "transitions": {}})
+    stats = run.stats.setdefault(
+        chunk.entity,
+        {"evaluated": 0, "changed": 0, "transitions": {}, "chunk_seconds": 0.0, "started_at": started.isoformat()},
+    )
     stats["evaluated"] += chunk.rows
     stats["changed"] += len(changes)
+    # Wall time of the phase (first chunk taken to last chunk done) and summed chunk time.
+    stats["started_at"] = min(stats["started_at"], started.isoformat())
+    stats["finished_at"] = chunk.finished_at.isoformat()
+    stats["chunk_seconds"] = round(stats["chunk_seconds"] + (chunk.finished_at - started).total_seconds(), 3)
     for (old, new), count in Counter((ch.old_status, ch.new_status) for ch in changes).items():
         label = f"{old or 'NEW'}->{new}"
         stats["transitions"][label] = stats["transitions"].get(label, 0) + count
@@ -613,8 +629,9 @@ def evaluation_process_chunk(*, chunk_id: int | None = None, run_id: int | None 
             chunk = pending.filter(run_id=run_id, entity=run.phase).order_by("seq").select_related("run").first()
         if chunk is None:
             return None
+        started = timezone.now()
         changes = _evaluate_chunk(chunk, chunk.run)
-        _finish_chunk(chunk, changes)
+        _finish_chunk(chunk, changes, started=started)
     return chunk
 
 

@@ -44,7 +44,7 @@ def test_a_run_evaluates_shops_products_and_creators_and_records_history():
     assert (creator.status, creator.reasons) == ("NOT_QUALIFIED", ["PPS_MISSING"])
     history = StatusHistory.objects.get(entity="shop", entity_id=shop.pk)
     assert history.old_status is None and history.new_status == "RESTRICTED"
-    assert history.inputs["sps"] == "3.2000" and history.inputs["has_sps"] is True
+    assert history.inputs["sps"] == "3.2" and history.inputs["has_sps"] is True
     assert history.ruleset_version == 1 and history.run == finished and history.as_of == DAY
 
 

@@ -1,0 +1,93 @@
+import datetime as dt
+import resource
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from shops import benchmark
+from shops.models import EvaluationRun
+from shops.services.evaluation import evaluation_run_inline
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Command(BaseCommand):
+    help = (
+        "Build synthetic shops, products and creators on the configured PostgreSQL database, "
+        "then time a daily run with about 5% of them changing status, and one with no change."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--products", type=int, default=1_000_000)
+        parser.add_argument("--shops", type=int, default=100_000)
+        parser.add_argument("--creators", type=int, default=1_000_000)
+        parser.add_argument("--chunk-size", type=int, default=None)
+        parser.add_argument(
+            "--reset", action="store_true", help="Delete all shops, products, creators and history first"
+        )
+        parser.add_argument("--reuse", action="store_true", help="Keep the data already built by an earlier run")
+
+    def handle(self, *args, **opts):
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark builds its data with PostgreSQL SQL; set DATABASE_URL to PostgreSQL")
+        if EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).exists():
+            raise CommandError("An evaluation run is in progress; wait for it or resume it first")
+        out = self.stdout.write
+        as_of = timezone.localdate()
+        if opts["reset"]:
+            benchmark.reset()
+        elif benchmark.has_data() and not opts["reuse"]:
+            raise CommandError(
+                "This database already holds data. Use a dedicated database, or --reset to delete it "
+                "(everything: shops, products, creators, history), or --reuse to time it as it is."
+            )
+        if not opts["reuse"]:
+            started = time.perf_counter()
+            benchmark.generate(
+                shops=opts["shops"], products=opts["products"], creators=opts["creators"], as_of=as_of
+            )
+            out(f"built {opts['shops']:,} shops, {opts['products']:,} products, {opts['creators']:,} creators "
+                f"in {time.perf_counter() - started:.1f}s")
+            first = self.timed_run(as_of, opts, label="first run (every entity new)")
+            self.print_run(first)
+
+        day = EvaluationRun.objects.count()
+        benchmark.change_share(day=day, as_of=as_of)
+        bare = benchmark.bare_sql_classification_seconds()
+        out(f"bare SQL classification, one statement per entity type, no writes: {bare:.2f}s")
+
+        changed = self.timed_run(as_of, opts, label="daily run, ~5% changing")
+        self.print_run(changed, bare=bare)
+        unchanged = self.timed_run(as_of, opts, label="same day again, nothing changing")
+        self.print_run(unchanged, bare=bare)
+        out(f"peak memory (RSS) of this process: {peak_rss_mb():.0f} MB")
+
+    def timed_run(self, as_of: dt.date, opts, *, label: str):
+        writes_before = benchmark.table_write_counts()
+        started = time.perf_counter()
+        run = evaluation_run_inline(as_of=as_of, chunk_size=opts["chunk_size"])
+        seconds = time.perf_counter() - started
+        writes = {k: v - writes_before[k] for k, v in benchmark.table_write_counts().items()}
+        return label, run, seconds, writes
+
+    def print_run(self, result, bare: float | None = None) -> None:
+        label, run, seconds, writes = result
+        out = self.stdout.write
+        ratio = f" ({seconds / bare:.1f}x the bare SQL)" if bare else ""
+        out(f"\n{label}: run #{run.pk} {run.state} in {seconds:.2f}s{ratio}, "
+            f"{run.done:,} rows at {run.done / seconds:,.0f} rows/s, {run.changed:,} changed")
+        for entity, stats in run.stats.items():
+            wall = (
+                dt.datetime.fromisoformat(stats["finished_at"]) - dt.datetime.fromisoformat(stats["started_at"])
+            ).total_seconds()
+            out(
+                f"  {entity:<8} {stats['evaluated']:>10,} rows in {wall:6.2f}s "
+                f"({stats['evaluated'] / max(wall, 1e-9):>10,.0f} rows/s), {stats['changed']:>9,} changed"
+            )
+        written = sum(writes.values())
+        detail = ", ".join(f"{k} {v:,}" for k, v in writes.items() if v)
+        out(f"  rows written {written:,} ({detail or 'none'}) for {run.changed:,} verdicts changed")

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class ShopsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'shops'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "shops"

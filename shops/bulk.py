@@ -15,6 +15,14 @@ from django.db import connection, models
 _JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
+class JsonText(str):
+    """A value that is already JSON text: written as it is, never encoded again."""
+
+
+def _python_value(value):
+    return json.loads(value) if isinstance(value, JsonText) else value
+
+
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -23,7 +31,7 @@ def _csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for row in rows:
-        writer.writerow(_JSON.encode(v) if isinstance(v, list | dict) else v for v in row)
+        writer.writerow([_JSON.encode(v) if isinstance(v, list | dict) else v for v in row])
     buffer.seek(0)
     return buffer
 
@@ -39,7 +47,7 @@ def copy_insert(model: type[models.Model], columns: Sequence[str], rows: list[Se
             cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)", _csv_buffer(rows))
         return
     attnames = {f.column: f.attname for f in model._meta.concrete_fields}
-    objs = [model(**{attnames[c]: v for c, v in zip(columns, row, strict=True)}) for row in rows]
+    objs = [model(**{attnames[c]: _python_value(v) for c, v in zip(columns, row, strict=True)}) for row in rows]
     model.objects.bulk_create(objs, batch_size=1000)
 
 
@@ -80,7 +88,7 @@ def copy_update(
     for row in rows:
         obj = model(pk=row[0])
         for column, value in zip(columns, row[1:], strict=True):
-            setattr(obj, attnames[column], value)
+            setattr(obj, attnames[column], _python_value(value))
         for column, value in constants.items():
             setattr(obj, attnames[column], value)
         objs.append(obj)

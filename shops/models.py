@@ -378,7 +378,8 @@ class StatusHistory(models.Model):
     inputs = models.JSONField(default=dict)
     baseline = models.JSONField(null=True, blank=True)
     ruleset_version = models.PositiveIntegerField()
-    run = models.ForeignKey(EvaluationRun, on_delete=models.PROTECT, related_name="history")
+    # Indexed by the unique constraint below, which starts with the run.
+    run = models.ForeignKey(EvaluationRun, on_delete=models.PROTECT, related_name="history", db_index=False)
     as_of = models.DateField()
     created_at = models.DateTimeField()
 

@@ -18,11 +18,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, Sum, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from affiliate.models import AffiliatePlan, Creator, CreatorSnapshot, PlanProduct
 from shops import bulk
+from shops.bulk import JsonText
 from shops.models import (
     AuditEntry,
     Category,
@@ -77,13 +79,17 @@ class Change:
     entity_id: int
     key: str
     old_status: str | None
-    old_reasons: list[str]
+    old_reasons_json: str
     new_status: str
-    new_reasons: list[str]
+    new_reasons: tuple[str, ...]
     inputs: dict
     baseline: dict | None
     ruleset_version: int
     permanent: bool = False
+
+    @property
+    def old_reasons(self) -> list[str]:
+        return json.loads(self.old_reasons_json)
 
 
 @dataclasses.dataclass
@@ -94,8 +100,10 @@ class Context:
     rules: dict[str, Thresholds]
     # category id -> (exact average, what to record about it)
     baselines: dict[int, tuple[Baseline | None, dict]] = dataclasses.field(default_factory=dict)
-    # A dry run keeps shop verdicts in memory instead of reading them back from the table.
-    shop_statuses: dict[int, str] | None = None
+    # shop id -> (status, market) for the product phase: read once per run from the table,
+    # or, in a dry run, collected while the shops are evaluated (nothing is written).
+    shops: dict[int, tuple[str | None, str]] = dataclasses.field(default_factory=dict)
+    collect_shops: bool = False
 
 
 # Reading rows ---------------------------------------------------------------------------------
@@ -125,7 +133,7 @@ class Kind:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return ("id", "key", "status", "reasons", "metrics_as_of", *self.metrics, *self.extra)
+        return ("id", "key", "status", "reasons_text", "metrics_as_of", *self.metrics, *self.extra)
 
 
 KINDS = {
@@ -136,7 +144,7 @@ KINDS = {
         ProductSnapshot,
         "product_id",
         PRODUCT_METRICS,
-        ("shop_id", "shop__status", "shop__market", "category_id"),
+        ("shop_id", "category_id"),
     ),
     Entity.CREATOR: Kind(Entity.CREATOR, Creator, CreatorSnapshot, "creator_id", CREATOR_METRICS, ()),
 }
@@ -154,7 +162,7 @@ def _plain_rows(queryset, fields: tuple[str, ...]) -> list[tuple]:
         rows = cursor.fetchall()
     if connection.vendor == "postgresql":
         return rows
-    converters = [_SQLITE_CONVERTERS.get(_resolve_field(queryset.model, name).get_internal_type()) for name in fields]
+    converters = [_sqlite_converter(queryset, name) for name in fields]
     return [
         tuple(v if convert is None or v is None else convert(v) for v, convert in zip(row, converters, strict=True))
         for row in rows
@@ -168,11 +176,14 @@ _SQLITE_CONVERTERS = {
 }
 
 
-def _resolve_field(model, name: str):
+def _sqlite_converter(queryset, name: str):
+    if name in queryset.query.annotations:
+        return None
+    model = queryset.model
     *path, last = name.split("__")
     for step in path:
         model = model._meta.get_field(step).related_model
-    return model._meta.get_field(last)
+    return _SQLITE_CONVERTERS.get(model._meta.get_field(last).get_internal_type())
 
 
 # Every row starts with these columns; the entity's metrics follow from METRICS_AT.
@@ -187,7 +198,10 @@ def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> l
     backfill) is the newest snapshot on or before ``as_of`` read instead. An entity with no
     data on or before ``as_of`` did not exist yet and is left out.
     """
-    rows = _plain_rows(kind.model.objects.filter(id__gte=first_id, id__lte=last_id).order_by("id"), kind.fields)
+    entities = kind.model.objects.filter(id__gte=first_id, id__lte=last_id).order_by("id")
+    # Reasons are read as JSON text and compared as text: no per-row JSON decoding.
+    entities = entities.annotate(reasons_text=Cast("reasons", output_field=TextField()))
+    rows = _plain_rows(entities, kind.fields)
     newer = [row[ID] for row in rows if row[AS_OF] is not None and row[AS_OF] > as_of]
     if not newer:
         return rows
@@ -209,28 +223,37 @@ def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> l
     return kept
 
 
-_REASONS_TEXT: dict[tuple[str, ...], str] = {}
+_REASONS_TEXT: dict[tuple[str, ...], JsonText] = {}
 
 
 def _unchanged(row: tuple, status: str, reasons: tuple[str, ...]) -> bool:
     """Does the stored verdict (reasons as JSON text) equal the new one?"""
     if row[STATUS] != status:
         return False
-    text = _REASONS_TEXT.get(reasons)
-    if text is None:
-        text = _REASONS_TEXT.setdefault(reasons, json.dumps(list(reasons)))
-    return row[REASONS] == text or json.loads(row[REASONS]) == list(reasons)
+    return row[REASONS] == _reasons_json(reasons) or json.loads(row[REASONS]) == list(reasons)
+
+
+def _json_default(value):
+    # Decimals as canonical text: the same on every database, never a binary float.
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _inputs(kind: Kind, row: tuple) -> dict:
     """The metrics behind a verdict, for its history row."""
     inputs = dict(zip(kind.fields[METRICS_AT:], row[METRICS_AT:], strict=True))
     inputs["metrics_as_of"] = row[AS_OF]
-    # Decimals as canonical text: the same on every database, never a binary float.
-    return {
-        name: format(v.normalize(), "f") if isinstance(v, Decimal) else v.isoformat() if isinstance(v, dt.date) else v
-        for name, v in inputs.items()
-    }
+    return inputs
+
+
+def _reasons_json(reasons: tuple[str, ...]) -> JsonText:
+    text = _REASONS_TEXT.get(reasons)
+    if text is None:
+        text = _REASONS_TEXT.setdefault(reasons, JsonText(json.dumps(list(reasons))))
+    return text
 
 
 # Verdicts per entity type -------------------------------------------------------------------
@@ -241,9 +264,9 @@ def _change(kind: Kind, row: tuple, verdict: Verdict, version: int, baseline: di
         entity_id=row[ID],
         key=row[KEY],
         old_status=row[STATUS],
-        old_reasons=json.loads(row[REASONS]),
+        old_reasons_json=row[REASONS],
         new_status=verdict.status,
-        new_reasons=list(verdict.reasons),
+        new_reasons=verdict.reasons,
         inputs=_inputs(kind, row) | inputs,
         baseline=baseline,
         ruleset_version=version,
@@ -259,8 +282,8 @@ def _shop_changes(rows: list[tuple], ctx: Context) -> list[Change]:
         thresholds = thresholds_for_market(ctx.rules, market)
         facts = ShopFacts(*row[METRICS_AT:-2], permanent)
         verdict = evaluate_shop(facts, thresholds)
-        if ctx.shop_statuses is not None:
-            ctx.shop_statuses[row[ID]] = verdict.status
+        if ctx.collect_shops:
+            ctx.shops[row[ID]] = (verdict.status, market)
         if verdict.permanent == permanent and _unchanged(row, verdict.status, verdict.reasons):
             continue
         changes.append(_change(kind, row, verdict, thresholds.version, has_sps=shop_has_sps(facts, thresholds)))
@@ -268,16 +291,17 @@ def _shop_changes(rows: list[tuple], ctx: Context) -> list[Change]:
 
 
 def _product_changes(rows: list[tuple], ctx: Context) -> list[Change]:
-    kind, changes, baselines = KINDS[Entity.PRODUCT], [], ctx.baselines
-    overrides = ctx.shop_statuses
+    kind, changes, baselines, shops = KINDS[Entity.PRODUCT], [], ctx.baselines, ctx.shops
     for row in rows:
-        # Columns after the metrics: shop_id, shop__status, shop__market, category_id.
-        shop_id, shop_status, market, category_id = row[-4:]
-        if overrides is not None:
-            shop_status = overrides.get(shop_id, shop_status)
+        # Columns after the metrics: shop_id, category_id.
+        shop_id, category_id = row[-2:]
+        shop = shops.get(shop_id)
+        if shop is None:  # a shop created by a feed imported while this run was going
+            shop = shops[shop_id] = Shop.objects.values_list("status", "market").get(pk=shop_id)
+        shop_status, market = shop
         thresholds = thresholds_for_market(ctx.rules, market)
         baseline, baseline_info = baselines.get(category_id, (None, None))
-        facts = ProductFacts(*row[METRICS_AT:-4])
+        facts = ProductFacts(*row[METRICS_AT:-2])
         verdict = evaluate_product(facts, shop_status, baseline, thresholds)
         if _unchanged(row, verdict.status, verdict.reasons):
             continue
@@ -398,12 +422,22 @@ def _load_baselines(run: EvaluationRun) -> dict[int, tuple[Baseline | None, dict
 def _apply_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun, now: dt.datetime) -> None:
     if not changes:
         return
+    encoded: dict[int, JsonText] = {}
+
+    def baseline_json(info: dict | None) -> JsonText | None:
+        # Every product of a category shares one baseline: encode it once.
+        if info is None:
+            return None
+        if id(info) not in encoded:
+            encoded[id(info)] = JsonText(json.dumps(info))
+        return encoded[id(info)]
+
     columns = {"status": "varchar(16)", "reasons": "jsonb"}
     if kind.entity == Entity.SHOP:
         columns["permanently_disqualified"] = "boolean"
-        rows = [(ch.entity_id, ch.new_status, ch.new_reasons, ch.permanent) for ch in changes]
+        rows = [(ch.entity_id, ch.new_status, _reasons_json(ch.new_reasons), ch.permanent) for ch in changes]
     else:
-        rows = [(ch.entity_id, ch.new_status, ch.new_reasons) for ch in changes]
+        rows = [(ch.entity_id, ch.new_status, _reasons_json(ch.new_reasons)) for ch in changes]
     bulk.copy_update(
         kind.model,
         key_column="id",
@@ -435,10 +469,10 @@ def _apply_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun, now
                 ch.key,
                 ch.old_status,
                 ch.new_status,
-                ch.old_reasons,
-                ch.new_reasons,
-                ch.inputs,
-                ch.baseline,
+                JsonText(ch.old_reasons_json),
+                _reasons_json(ch.new_reasons),
+                JsonText(json.dumps(ch.inputs, default=_json_default)),
+                baseline_json(ch.baseline),
                 ch.ruleset_version,
                 run.pk,
                 run.as_of,
@@ -457,7 +491,7 @@ def _apply_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun, now
 def _by_reasons(changes: list[Change]) -> dict[tuple[str, ...], list[int]]:
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for ch in changes:
-        groups[tuple(ch.new_reasons)].append(ch.entity_id)
+        groups[ch.new_reasons].append(ch.entity_id)
     return groups
 
 
@@ -574,11 +608,24 @@ def _batch_connection_settings() -> None:
             cursor.execute("SET LOCAL jit = off")
 
 
+# What the product chunks of one run share, loaded once per process: (run id, baselines, shops).
+_PRODUCT_PHASE_CACHE: list = [None, None, None]
+
+
+def _product_phase_facts(run: EvaluationRun) -> tuple[dict, dict]:
+    """Category baselines and shop verdicts are final once a run's product phase starts."""
+    key = (run.pk, run.started_at)
+    if _PRODUCT_PHASE_CACHE[0] != key:
+        shops = {pk: (status, market) for pk, status, market in Shop.objects.values_list("id", "status", "market")}
+        _PRODUCT_PHASE_CACHE[:] = [key, _load_baselines(run), shops]
+    return _PRODUCT_PHASE_CACHE[1], _PRODUCT_PHASE_CACHE[2]
+
+
 def _evaluate_chunk(chunk: RunChunk, run: EvaluationRun) -> list[Change]:
     kind = KINDS[chunk.entity]
     ctx = Context(as_of=run.as_of, rules=rulesets_in_force(as_of=run.as_of))
     if chunk.entity == Entity.PRODUCT:
-        ctx.baselines = _load_baselines(run)
+        ctx.baselines, ctx.shops = _product_phase_facts(run)
     rows = _rows_as_of(kind, first_id=chunk.first_id, last_id=chunk.last_id, as_of=run.as_of)
     changes = CHANGES[chunk.entity](rows, ctx)
     _apply_changes(kind, changes, run=run, now=timezone.now())
@@ -617,7 +664,7 @@ def evaluation_process_chunk(*, chunk_id: int | None = None, run_id: int | None 
     """
     with transaction.atomic():
         _batch_connection_settings()
-        pending = RunChunk.objects.select_for_update(skip_locked=True).filter(
+        pending = RunChunk.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             done=False, run__state=EvaluationRun.State.RUNNING
         )
         if chunk_id is not None:
@@ -702,7 +749,7 @@ def evaluation_dry_run(
     *, as_of: dt.date, rules: Mapping[str, Thresholds], examples: int = 10, chunk_size: int = 50_000
 ) -> DryRunReport:
     """Evaluate everything with ``rules`` and report what would change; writes nothing."""
-    ctx = Context(as_of=as_of, rules=dict(rules), shop_statuses={})
+    ctx = Context(as_of=as_of, rules=dict(rules), collect_shops=True)
     report = DryRunReport(Counter(), defaultdict(Counter), defaultdict(list))
     for entity in PHASES:
         kind = KINDS[entity]

@@ -1,14 +1,17 @@
 import datetime as dt
 import resource
+import subprocess
+import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
 from shops import benchmark
 from shops.models import EvaluationRun
-from shops.services.evaluation import evaluation_run_inline
+from shops.services.evaluation import evaluation_start, evaluation_work
 
 
 def peak_rss_mb() -> float:
@@ -30,6 +33,9 @@ class Command(BaseCommand):
             "--reset", action="store_true", help="Delete all shops, products, creators and history first"
         )
         parser.add_argument("--reuse", action="store_true", help="Keep the data already built by an earlier run")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="Processes taking chunks of each run (this one included)"
+        )
 
     def handle(self, *args, **opts):
         if connection.vendor != "postgresql":
@@ -47,13 +53,19 @@ class Command(BaseCommand):
             )
         if not opts["reuse"]:
             started = time.perf_counter()
-            benchmark.generate(
-                shops=opts["shops"], products=opts["products"], creators=opts["creators"], as_of=as_of
+            benchmark.generate(shops=opts["shops"], products=opts["products"], creators=opts["creators"], as_of=as_of)
+            out(
+                f"built {opts['shops']:,} shops, {opts['products']:,} products, {opts['creators']:,} creators "
+                f"in {time.perf_counter() - started:.1f}s"
             )
-            out(f"built {opts['shops']:,} shops, {opts['products']:,} products, {opts['creators']:,} creators "
-                f"in {time.perf_counter() - started:.1f}s")
             first = self.timed_run(as_of, opts, label="first run (every entity new)")
             self.print_run(first)
+            started = time.perf_counter()
+            benchmark.vacuum()
+            out(
+                f"VACUUM ANALYZE after the first run (autovacuum's job between days): "
+                f"{time.perf_counter() - started:.1f}s"
+            )
 
         day = EvaluationRun.objects.count()
         benchmark.change_share(day=day, as_of=as_of)
@@ -65,11 +77,29 @@ class Command(BaseCommand):
         unchanged = self.timed_run(as_of, opts, label="same day again, nothing changing")
         self.print_run(unchanged, bare=bare)
         out(f"peak memory (RSS) of this process: {peak_rss_mb():.0f} MB")
+        for worker, peak in getattr(self, "helper_peaks", {}).items():
+            out(f"peak memory (RSS) of helper process {worker}: {peak:.0f} MB")
 
     def timed_run(self, as_of: dt.date, opts, *, label: str):
         writes_before = benchmark.table_write_counts()
         started = time.perf_counter()
-        run = evaluation_run_inline(as_of=as_of, chunk_size=opts["chunk_size"])
+        run = evaluation_start(as_of=as_of, chunk_size=opts["chunk_size"])
+        helpers = [
+            subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
+                [sys.executable, str(settings.BASE_DIR / "manage.py"), "evaluate", "--resume", "--report-memory"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in range(opts["workers"] - 1)
+        ]
+        run = evaluation_work(run=run)
+        self.helper_peaks = {}
+        for index, helper in enumerate(helpers, start=1):
+            output = helper.communicate()[0]
+            for line in output.splitlines():
+                if line.startswith("peak memory"):
+                    self.helper_peaks[index] = float(line.split()[-2])
         seconds = time.perf_counter() - started
         writes = {k: v - writes_before[k] for k, v in benchmark.table_write_counts().items()}
         return label, run, seconds, writes
@@ -78,9 +108,14 @@ class Command(BaseCommand):
         label, run, seconds, writes = result
         out = self.stdout.write
         ratio = f" ({seconds / bare:.1f}x the bare SQL)" if bare else ""
-        out(f"\n{label}: run #{run.pk} {run.state} in {seconds:.2f}s{ratio}, "
-            f"{run.done:,} rows at {run.done / seconds:,.0f} rows/s, {run.changed:,} changed")
-        for entity, stats in run.stats.items():
+        out(
+            f"\n{label}: run #{run.pk} {run.state} in {seconds:.2f}s{ratio}, "
+            f"{run.done:,} rows at {run.done / seconds:,.0f} rows/s, {run.changed:,} changed"
+        )
+        for entity in ("shop", "product", "creator"):
+            if entity not in run.stats:
+                continue
+            stats = run.stats[entity]
             wall = (
                 dt.datetime.fromisoformat(stats["finished_at"]) - dt.datetime.fromisoformat(stats["started_at"])
             ).total_seconds()

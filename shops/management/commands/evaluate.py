@@ -1,4 +1,5 @@
 import datetime as dt
+import resource
 import sys
 import time
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--resume", action="store_true", help="Resume the running or last failed run")
         parser.add_argument("--chunk-size", type=int, help="Entities per chunk (default EVALUATION_CHUNK_SIZE)")
+        parser.add_argument("--report-memory", action="store_true", help="Print this process's peak memory")
 
     def handle(self, *args, **options):
         as_of = parse_date(options["as_of"]) if options["as_of"] else timezone.localdate()
@@ -60,6 +62,9 @@ class Command(BaseCommand):
         else:
             run = evaluation_work(run=run, progress=self.progress)
         self.report(run)
+        if options["report_memory"]:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            self.stdout.write(f"peak memory (RSS): {peak:.0f} MB")
         if run.state != EvaluationRun.State.SUCCEEDED:
             raise CommandError(f"Run #{run.pk} {run.state}: {run.error}")
 
@@ -91,7 +96,10 @@ class Command(BaseCommand):
             f"Run #{run.pk} as of {run.as_of} {run.state} in {seconds:.1f}s: "
             f"{run.done:,} evaluated, {run.changed:,} changed (rule sets {run.ruleset_versions})"
         )
-        for entity, stats in run.stats.items():
+        for entity in ("shop", "product", "creator"):
+            if entity not in run.stats:
+                continue
+            stats = run.stats[entity]
             transitions = ", ".join(f"{k}: {v:,}" for k, v in sorted(stats["transitions"].items())) or "none"
             self.stdout.write(
                 f"  {entity}: {stats['evaluated']:,} evaluated, {stats['changed']:,} changed ({transitions})"

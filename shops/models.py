@@ -386,7 +386,7 @@ class StatusHistory(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = ["-id"]  # ids grow with time; no extra index to keep up on every insert
         verbose_name_plural = "status history"
         constraints = [
             # A retried chunk can never write a second row for the same change.

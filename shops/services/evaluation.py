@@ -195,8 +195,7 @@ def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> l
     """Plain rows of one id range with the metrics in force on ``as_of``.
 
     The entity row holds its newest snapshot; only when that is newer than ``as_of`` (a
-    backfill) is the newest snapshot on or before ``as_of`` read instead. An entity with no
-    data on or before ``as_of`` did not exist yet and is left out.
+    backfill) is the newest snapshot on or before ``as_of`` read instead, if there is one.
     """
     entities = kind.model.objects.filter(id__gte=first_id, id__lte=last_id).order_by("id")
     # Reasons are read as JSON text and compared as text: no per-row JSON decoding.
@@ -216,9 +215,9 @@ def _rows_as_of(kind: Kind, *, first_id: int, last_id: int, as_of: dt.date) -> l
     for row in rows:
         if row[AS_OF] is not None and row[AS_OF] > as_of:
             snapshot = older.get(row[ID])
-            if snapshot is None:
-                continue
-            row = (*row[:AS_OF], snapshot[1], *snapshot[2:], *row[end:])
+            # No day on or before as_of: the entity's own (newer) metrics are all there is.
+            if snapshot is not None:
+                row = (*row[:AS_OF], snapshot[1], *snapshot[2:], *row[end:])
         kept.append(row)
     return kept
 
@@ -343,15 +342,22 @@ def category_baselines(*, as_of: dt.date) -> dict[int, tuple[Baseline | None, di
         .order_by()
     }
     # Products whose newest snapshot is after as_of count with their snapshot of that day.
+    newer = {
+        row["id"]: row
+        for row in Product.objects.filter(metrics_as_of__gt=as_of).values(
+            "id", "category_id", "negative_reviews_30d", "reviews_30d"
+        )
+    }
     older: dict[int, dict] = {}
     for snap in (
         ProductSnapshot.objects.filter(product__metrics_as_of__gt=as_of, date__lte=as_of)
         .order_by("product_id", "-date")
-        .values("product_id", "product__category_id", "negative_reviews_30d", "reviews_30d")
+        .values("product_id", "negative_reviews_30d", "reviews_30d")
     ):
         older.setdefault(snap["product_id"], snap)
-    for snap in older.values():
-        entry = sums.setdefault(snap["product__category_id"], [0, 0, 0])
+    for product_id, product in newer.items():
+        snap = older.get(product_id, product)  # as in _rows_as_of: no older day, its own metrics
+        entry = sums.setdefault(product["category_id"], [0, 0, 0])
         entry[0] += snap["negative_reviews_30d"]
         entry[1] += snap["reviews_30d"]
         entry[2] += 1

@@ -326,3 +326,13 @@ def test_status_history_cannot_be_edited_or_deleted():
         StatusHistory.objects.all().delete()
     with pytest.raises(TypeError):
         StatusHistory.objects.update(new_status="X")
+
+
+def test_an_entity_whose_only_metrics_are_newer_than_the_day_is_evaluated_on_them():
+    shop = make_shop(sps=Decimal("3.2"), metrics_as_of=DAY + dt.timedelta(days=30))
+    product = make_product(shop=shop, metrics_as_of=DAY + dt.timedelta(days=30))
+    run(DAY)
+    shop.refresh_from_db()
+    product.refresh_from_db()
+    assert shop.status == "RESTRICTED"
+    assert product.status == "ELIGIBLE"

@@ -72,14 +72,15 @@ check-deploy: $(STAMP)
 
 # The compose file requires its secrets; placeholders stand in for any that are not set.
 compose-check:
-	@if ! command -v docker >/dev/null 2>&1; then \
-		echo "compose-check skipped: docker is not installed"; \
-	elif ! docker compose version >/dev/null 2>&1; then \
-		echo "compose-check skipped: the docker compose plugin is not installed"; \
+	@if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
+		compose="docker compose"; \
+	elif command -v docker-compose >/dev/null 2>&1; then \
+		compose="docker-compose"; \
 	else \
-		SECRET_KEY="$${SECRET_KEY:-placeholder}" \
-		FIELD_ENCRYPTION_KEYS="$${FIELD_ENCRYPTION_KEYS:-placeholder}" \
-		POSTGRES_PASSWORD="$${POSTGRES_PASSWORD:-placeholder}" \
-		ALLOWED_HOSTS="$${ALLOWED_HOSTS:-example.com}" \
-		docker compose config -q && echo "docker-compose.yml is valid"; \
-	fi
+		echo "compose-check skipped: neither docker compose nor docker-compose is installed"; exit 0; \
+	fi; \
+	SECRET_KEY="$${SECRET_KEY:-placeholder}" \
+	FIELD_ENCRYPTION_KEYS="$${FIELD_ENCRYPTION_KEYS:-placeholder}" \
+	POSTGRES_PASSWORD="$${POSTGRES_PASSWORD:-placeholder}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-example.com}" \
+	$$compose config -q && echo "docker-compose.yml is valid ($$compose)"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import IO, Any
 
 from django.conf import settings
@@ -63,8 +64,11 @@ class FeedValidationError(Exception):
 
 @dataclass
 class FeedResult:
+    """Per file: rows, then entities created/updated/unchanged (one per key, from its newest row)
+    and, for shops, products and creators, snapshots created/updated/unchanged (one per row)."""
+
     counts: dict[str, dict[str, int]]
-    as_of_dates: list[date]
+    as_of_dates: list[date]  # every day the rows were imported as of, ascending
 
 
 def feed_import(
@@ -473,6 +477,10 @@ def _text_lines(name: str, data: bytes, errors: _Errors) -> Iterator[str]:
     for number, raw in enumerate(io.BytesIO(data), start=1):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
+        if b"\x00" in raw:
+            # PostgreSQL cannot store NUL; it usually means the file is not text at all.
+            errors.add(name, number, NO_COLUMN, "contains a NUL byte")
+            raw = raw.replace(b"\x00", b"")
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -501,6 +509,9 @@ def _records(name: str, data: bytes, errors: _Errors) -> Iterator[tuple[int, lis
 def _parse_file(
     spec: FileSpec, data: bytes, default_as_of: date, errors: _Errors, report: Progress
 ) -> ParsedFile | None:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        errors.add(spec.name, 1, NO_COLUMN, "encoded as UTF-16; a feed must be UTF-8")
+        return None
     records = _records(spec.name, data, errors)
     header = next(records, None)
     if header is None:
@@ -512,7 +523,7 @@ def _parse_file(
     stage = _Stage(report, f"{spec.name}: validated", expected=max(data.count(b"\n") - 1, 0))
     rows: list[Row] = []
     count = 0
-    for count, (line, cells) in enumerate(records, start=1):  # noqa: B007 (the count is used after the loop)
+    for count, (line, cells) in enumerate(records, start=1):
         if len(cells) != width:
             errors.add(spec.name, line, NO_COLUMN, f"expected {width} fields, got {len(cells)}")
         else:
@@ -793,7 +804,7 @@ def _entity_change(
     if spec.snapshot:
         wanted["metrics_as_of"] = row.as_of
     if old is None:
-        return "created", spec.model(key=row.key, **wanted)
+        return "created", _build(spec.model, wanted | {"key": row.key})
     if spec.snapshot and old["metrics_as_of"] is not None and row.as_of < old["metrics_as_of"]:
         # An older day must not replace newer current metrics; it still gets its snapshot.
         for name in (*spec.metric_names, "metrics_as_of"):
@@ -801,7 +812,7 @@ def _entity_change(
     # Values read back are decrypted, so personal data compares as plain text.
     if all(old[name] == value for name, value in wanted.items()):
         return "unchanged", None
-    return "updated", spec.model(**(old | wanted))
+    return "updated", _build(spec.model, old | wanted)
 
 
 def _upsert_snapshots(spec: FileSpec, rows: list[Row], entity_ids: dict[str, int]) -> dict[str, int]:
@@ -820,10 +831,10 @@ def _upsert_snapshots(spec: FileSpec, rows: list[Row], entity_ids: dict[str, int
         old = existing.get((entity_id, row.as_of))
         if old is None:
             counts["snapshots_created"] += 1
-            objects.append(snapshot(**{fk: entity_id, "date": row.as_of}, **wanted))
+            objects.append(_build(snapshot, wanted | {fk: entity_id, "date": row.as_of}))
         elif any(old[name] != value for name, value in wanted.items()):
             counts["snapshots_updated"] += 1
-            objects.append(snapshot(**(old | wanted)))
+            objects.append(_build(snapshot, old | wanted))
         else:
             counts["snapshots_unchanged"] += 1
     _upsert(snapshot, objects, unique_fields=[spec.snapshot_of, "date"], update_fields=metrics)
@@ -842,6 +853,25 @@ def _upsert(
             unique_fields=unique_fields,
             update_fields=update_fields,
         )
+
+
+@cache
+def _field_layout(model: type[models.Model]) -> tuple[dict[str, int], list[Any]]:
+    fields = model._meta.concrete_fields
+    return {f.attname: index for index, f in enumerate(fields)}, [f.get_default() for f in fields]
+
+
+def _build(model: type[models.Model], values: dict[str, Any]) -> models.Model:
+    """An unsaved instance built from positional arguments, as Model.from_db does.
+
+    For hundreds of thousands of rows this is about twice as fast as keyword arguments; the
+    shared default objects (e.g. an empty ``reasons`` list) are only ever read by the insert.
+    """
+    index, defaults = _field_layout(model)
+    args = defaults.copy()
+    for name, value in values.items():
+        args[index[name]] = value
+    return model(*args)
 
 
 def _ids_for(name: str, keys: Iterable[str], ids: Ids) -> dict[str, int]:

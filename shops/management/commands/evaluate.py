@@ -78,7 +78,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def progress(self, run: EvaluationRun) -> None:
-        self.stderr.write(f"  {run.phase:<8} {run.done:>10,}/{run.total:,} evaluated, {run.changed:,} changed")
+        share = 100 * run.done / run.total if run.total else 100
+        phase = f"now {run.phase}s" if run.state == EvaluationRun.State.RUNNING else run.state
+        self.stderr.write(f"  {run.done:>10,}/{run.total:,} evaluated ({share:.0f}%), {run.changed:,} changed; {phase}")
 
     def follow(self, run: EvaluationRun) -> EvaluationRun:
         last = None

@@ -33,4 +33,4 @@ class Command(BaseCommand):
         self.stdout.write("[", ending="")
         for index, row in enumerate(rows):
             self.stdout.write(("," if index else "") + "\n" + json.dumps(row, ensure_ascii=False), ending="")
-        self.stdout.write("\n]")
+        self.stdout.write("\n]\n", ending="")

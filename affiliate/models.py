@@ -11,25 +11,30 @@ from privacy.fields import EncryptedTextField
 from shops.models import ACCOUNT_STATUS_CHOICES, SCORE_FIELD, EvaluatedEntity
 
 
-class Creator(EvaluatedEntity):
+class CreatorMetrics(models.Model):
+    """A creator's scores: the newest on the creator, every day in its snapshots."""
+
+    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
+    pps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
+    chr = models.DecimalField(null=True, blank=True, max_digits=10, decimal_places=4)
+
+    class Meta:
+        abstract = True
+
+
+class Creator(CreatorMetrics, EvaluatedEntity):
     key = models.CharField(_("creator id"), max_length=64, unique=True)
     handle = models.CharField(max_length=128)
     display_name = models.CharField(max_length=255, blank=True, default="")
     email = EncryptedTextField(blank=True, default="")
-    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
-    pps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
-    chr = models.DecimalField(null=True, blank=True, max_digits=10, decimal_places=4)
 
     def __str__(self):
         return f"@{self.handle} ({self.key})"
 
 
-class CreatorSnapshot(models.Model):
+class CreatorSnapshot(CreatorMetrics):
     creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="snapshots")
     date = models.DateField()
-    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
-    pps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
-    chr = models.DecimalField(null=True, blank=True, max_digits=10, decimal_places=4)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["creator", "date"], name="unique_creator_snapshot_per_day")]

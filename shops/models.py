@@ -151,30 +151,23 @@ class EvaluatedEntity(models.Model):
         abstract = True
 
 
-class Shop(EvaluatedEntity):
-    key = models.CharField(_("shop id"), max_length=64, unique=True)
-    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="shops")
-    name = models.CharField(max_length=255)
-    market = models.CharField(max_length=8, db_index=True)
-    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
+class ShopMetrics(models.Model):
+    """A shop's daily metrics: the newest on the shop, every day in its snapshots."""
+
     account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
     orders_90d = models.PositiveIntegerField(default=0)
     sps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
     ip_violation = models.BooleanField(default=False)
     fair_trade_violation = models.BooleanField(default=False)
     review_violation = models.BooleanField(default=False)
-    # S6: set when a suspension disqualified the shop; only an ops user clears it.
-    permanently_disqualified = models.BooleanField(default=False)
 
-    def __str__(self):
-        return f"{self.name} ({self.key})"
+    class Meta:
+        abstract = True
 
 
-class Product(EvaluatedEntity):
-    key = models.CharField(_("product id"), max_length=64, unique=True)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="products")
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
-    title = models.CharField(max_length=500)
+class ProductMetrics(models.Model):
+    """A product's daily metrics: the newest on the product, every day in its snapshots."""
+
     listing_status = models.CharField(max_length=16, choices=LISTING_STATUS_CHOICES)
     reviews_30d = models.PositiveIntegerField(default=0)
     negative_reviews_30d = models.PositiveIntegerField(default=0)
@@ -183,6 +176,29 @@ class Product(EvaluatedEntity):
     review_violation = models.BooleanField(default=False)
     counterfeit_flag = models.BooleanField(default=False)
     appeal_failed = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class Shop(ShopMetrics, EvaluatedEntity):
+    key = models.CharField(_("shop id"), max_length=64, unique=True)
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="shops")
+    name = models.CharField(max_length=255)
+    market = models.CharField(max_length=8, db_index=True)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
+    # S6: set when a suspension disqualified the shop; only an ops user clears it.
+    permanently_disqualified = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.name} ({self.key})"
+
+
+class Product(ProductMetrics, EvaluatedEntity):
+    key = models.CharField(_("product id"), max_length=64, unique=True)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="products")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    title = models.CharField(max_length=500)
 
     class Meta:
         constraints = [
@@ -199,31 +215,17 @@ class Product(EvaluatedEntity):
 # Daily snapshots (one per entity per day) -------------------------------------------------
 
 
-class ShopSnapshot(models.Model):
+class ShopSnapshot(ShopMetrics):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="snapshots")
     date = models.DateField()
-    account_status = models.CharField(max_length=32, choices=ACCOUNT_STATUS_CHOICES)
-    orders_90d = models.PositiveIntegerField()
-    sps = models.DecimalField(null=True, blank=True, **SCORE_FIELD)
-    ip_violation = models.BooleanField(default=False)
-    fair_trade_violation = models.BooleanField(default=False)
-    review_violation = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop", "date"], name="unique_shop_snapshot_per_day")]
 
 
-class ProductSnapshot(models.Model):
+class ProductSnapshot(ProductMetrics):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="snapshots")
     date = models.DateField()
-    listing_status = models.CharField(max_length=16, choices=LISTING_STATUS_CHOICES)
-    reviews_30d = models.PositiveIntegerField()
-    negative_reviews_30d = models.PositiveIntegerField()
-    ip_violation = models.BooleanField(default=False)
-    fair_trade_violation = models.BooleanField(default=False)
-    review_violation = models.BooleanField(default=False)
-    counterfeit_flag = models.BooleanField(default=False)
-    appeal_failed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["product", "date"], name="unique_product_snapshot_per_day")]

@@ -4,11 +4,8 @@ import datetime as dt
 from collections.abc import Iterator
 from fractions import Fraction
 
-from django.db.models import QuerySet
-
-from shops.models import EvaluationRun, RuleSet, StatusHistory
+from shops.models import EvaluationRun, RuleSet
 from shops.rules import Thresholds
-from shops.rules import codes as c
 
 DEFAULT_MARKET = ""
 
@@ -56,21 +53,6 @@ def thresholds_for_market(rules: dict[str, Thresholds], market: str) -> Threshol
 
 def run_active() -> EvaluationRun | None:
     return EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).first()
-
-
-def run_latest_finished() -> EvaluationRun | None:
-    return EvaluationRun.objects.filter(state=EvaluationRun.State.SUCCEEDED).order_by("-finished_at").first()
-
-
-def history_for(*, entity: str, entity_id: int) -> QuerySet[StatusHistory]:
-    return StatusHistory.objects.filter(entity=entity, entity_id=entity_id).select_related("run")
-
-
-STATUSES_BY_ENTITY = {
-    "shop": c.SHOP_STATUSES,
-    "product": c.PRODUCT_STATUSES,
-    "creator": c.CREATOR_STATUSES,
-}
 
 
 def verdicts_export() -> Iterator[dict]:

@@ -41,16 +41,6 @@ def evaluation_daily_task(as_of: str | None = None) -> int | None:
     return run.pk
 
 
-@shared_task
-def evaluation_start_task(as_of: str, user_id: int | None = None) -> int:
-    from shops.models import User
-
-    user = User.objects.filter(pk=user_id).first() if user_id else None
-    run = evaluation_start(as_of=dt.date.fromisoformat(as_of), user=user)
-    evaluation_dispatch(run)
-    return run.pk
-
-
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def evaluation_chunk_task(chunk_id: int) -> None:
     chunk = evaluation_process_chunk(chunk_id=chunk_id)

@@ -61,6 +61,12 @@ class AffiliatePlan(models.Model):
     terminated_by_run = models.ForeignKey(
         "shops.EvaluationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    created_by = models.ForeignKey("shops.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A plan recreated after recovery points at the terminated one it copies (S8: never revived).
+    recreated_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recreations"
+    )
+    invited_creators = models.ManyToManyField(Creator, through="PlanInvitation", related_name="invitations")
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()}, {self.status})"
@@ -90,3 +96,36 @@ class PlanProduct(models.Model):
             )
         ]
         indexes = [models.Index(fields=["product"], condition=Q(removed_at__isnull=True), name="active_membership")]
+
+
+class PlanInvitation(models.Model):
+    """A creator invited to a targeted plan."""
+
+    plan = models.ForeignKey(AffiliatePlan, on_delete=models.CASCADE)
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE)
+    invited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "creator"], name="one_invitation_per_plan_creator")]
+
+
+class CreatorAdd(models.Model):
+    """A creator's attempt to add a product to a showcase, a live session or a video (C2)."""
+
+    class Placement(models.TextChoices):
+        SHOWCASE = "showcase", _("Showcase")
+        LIVE = "live", _("Live session")
+        VIDEO = "video", _("Video")
+
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="adds")
+    product = models.ForeignKey("shops.Product", on_delete=models.CASCADE, related_name="creator_adds")
+    placement = models.CharField(max_length=16, choices=Placement.choices)
+    accepted = models.BooleanField()
+    reasons = models.JSONField(default=list)
+    # The figures behind a refusal (scores and thresholds), for the creator's message.
+    details = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["creator", "-created_at"], name="creator_adds_by_creator")]

@@ -67,6 +67,9 @@ class User(AbstractUser):
         "affiliate.Creator", null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
     )
     language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
+    # Notification preferences: e-mail at all, and at once or as one daily digest.
+    email_notifications = models.BooleanField(default=True)
+    email_digest = models.BooleanField(default=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -189,6 +192,8 @@ class Shop(ShopMetrics, EvaluatedEntity):
     tier = models.CharField(max_length=16, choices=TIER_CHOICES)
     # S6: set when a suspension disqualified the shop; only an ops user clears it.
     permanently_disqualified = models.BooleanField(default=False)
+    # Force-unbound by ops (seed 001): no longer evaluated; its history stays.
+    unbound_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.name} ({self.key})"
@@ -426,3 +431,167 @@ class AuditEntry(models.Model):
         if self.pk is not None:
             raise TypeError("The audit log is append-only")
         super().save(*args, **kwargs)
+
+
+# Notifications ---------------------------------------------------------------------------------
+
+
+class Notification(models.Model):
+    """One message to one user; rendered in the reader's language from ``context``."""
+
+    class Kind(models.TextChoices):
+        STATUS_CHANGE = "status_change", _("Status change")
+        WARNING = "warning", _("Warning")
+        REFUSAL = "refusal", _("Refusal")
+        APPEAL = "appeal", _("Appeal")
+        PLAN = "plan", _("Affiliate plan")
+        ACCOUNT = "account", _("Account")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # What the message is about, e.g. "shop:SHOP-1"; the context holds codes and figures.
+    subject = models.CharField(max_length=128)
+    context = models.JSONField(default=dict)
+    # Exactly one notification per event and user, however often a run or task repeats.
+    dedupe_key = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dedupe_key"], name="one_notification_per_event_and_user")
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_inbox"),
+            models.Index(fields=["emailed_at"], condition=Q(emailed_at__isnull=True), name="notification_unsent"),
+        ]
+
+
+# Appeals and overrides --------------------------------------------------------------------------
+
+
+class Appeal(models.Model):
+    """A seller contests a shop or product verdict (a history row) with evidence."""
+
+    class State(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    entity_id = models.BigIntegerField()
+    entity_key = models.CharField(max_length=64)
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="appeals")
+    verdict = models.ForeignKey(StatusHistory, on_delete=models.PROTECT, related_name="appeals")
+    reason_codes = models.JSONField(default=list)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    statement = models.TextField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SUBMITTED)
+    submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="appeals_submitted")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    # Ops answer by this time; the queue is ordered by it.
+    due_at = models.DateTimeField()
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["verdict", "attempt"], name="one_appeal_per_verdict_attempt"),
+            models.UniqueConstraint(
+                fields=["verdict"], condition=Q(state="submitted"), name="one_open_appeal_per_verdict"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"], name="appeal_queue")]
+
+
+class AppealEvidence(models.Model):
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="evidence")
+    # The checklist item of the reason code this file answers.
+    item = models.CharField(max_length=64)
+    file = models.FileField(upload_to="appeals/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+
+class Override(models.Model):
+    """An ops decision shown over a computed verdict; the verdict and its history stay as they are."""
+
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    entity_id = models.BigIntegerField()
+    entity_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    reason = models.TextField()
+    appeal = models.OneToOneField(Appeal, null=True, blank=True, on_delete=models.PROTECT, related_name="override")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["entity", "entity_id"], name="override_by_entity")]
+
+
+# Account integrity (seed 001) --------------------------------------------------------------------
+
+
+class LicenceFlag(models.Model):
+    """A business licence bound to more active shops than allowed, waiting for ops."""
+
+    business_licence_no = models.CharField(max_length=64)
+    active_shops = models.PositiveIntegerField()
+    shop_keys = models.JSONField(default=list)
+    flagged_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolution = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-flagged_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_licence_no"], condition=Q(resolved_at__isnull=True), name="one_open_flag_per_licence"
+            )
+        ]
+
+
+class ShopUnbinding(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="unbindings")
+    business_licence_no = models.CharField(max_length=64, db_index=True)
+    reason = models.TextField()
+    unbound_at = models.DateTimeField()
+    # The licence may bind a new shop again from this day (90 days after the unbinding).
+    rebind_allowed_on = models.DateField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-unbound_at"]
+
+
+class RecoveryReview(models.Model):
+    """The 3-step review after a forced unbinding, tracked step by step."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
+
+    unbinding = models.ForeignKey(ShopUnbinding, on_delete=models.PROTECT, related_name="recovery_reviews")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    letter = models.FileField(upload_to="recovery/%Y/%m/", blank=True)
+    letter_at = models.DateTimeField(null=True, blank=True)
+    tax_proof = models.FileField(upload_to="recovery/%Y/%m/", blank=True)
+    shipping_documents = models.FileField(upload_to="recovery/%Y/%m/", blank=True)
+    documents_at = models.DateTimeField(null=True, blank=True)
+    exam_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    exam_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -35,6 +35,17 @@ REASON_MESSAGES: dict[str, Wording] = {
             "Then contact the operations team: only they can lift the disqualification."
         ),
     ),
+    c.SHOP_UNBOUND: Wording(
+        _(
+            "The operations team unbound this shop from its business licence, so it is disqualified from "
+            "affiliate marketing and its plans have ended. Its history is kept."
+        ),
+        _(
+            "Complete the 3-step recovery review (explanation letter; 3 months of tax proof and shipping "
+            "documents; certification exam scored at 85 percent or more). "
+            "The licence cannot bind a new shop for 90 days."
+        ),
+    ),
     c.SPS_BELOW_ELIGIBLE: Wording(
         _(
             "Shop Performance Score is below %(sps_eligible)s: you cannot add new products to affiliate plans; "

@@ -18,6 +18,8 @@ CREATOR_STATUSES = (QUALIFIED, NOT_QUALIFIED)
 
 # Reason codes ---------------------------------------------------------------------------
 ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
+# Seed 001: ops force-unbound the shop from its business licence (not in the eligibility spec).
+SHOP_UNBOUND = "SHOP_UNBOUND"
 SPS_BELOW_ELIGIBLE = "SPS_BELOW_ELIGIBLE"
 SPS_BELOW_DISQUALIFY = "SPS_BELOW_DISQUALIFY"
 IP_VIOLATION = "IP_VIOLATION"
@@ -37,6 +39,7 @@ CHR_MISSING = "CHR_MISSING"
 
 SHOP_CODES = (
     ACCOUNT_SUSPENDED,
+    SHOP_UNBOUND,
     SPS_BELOW_DISQUALIFY,
     SPS_BELOW_ELIGIBLE,
     IP_VIOLATION,

@@ -42,6 +42,8 @@ class ShopFacts(NamedTuple):
     review_violation: bool
     # S6: an earlier suspension disqualified the shop for good (until lifted by ops).
     permanently_disqualified: bool = False
+    # Seed 001: force-unbound from its business licence by ops.
+    unbound: bool = False
 
 
 class ProductFacts(NamedTuple):
@@ -96,6 +98,9 @@ def evaluate_shop(facts: ShopFacts, thresholds: Thresholds) -> Verdict:
     # S6: a suspension disqualifies for good and wins over every other rule.
     if facts.permanently_disqualified or facts.account_status in c.SUSPENDED_ACCOUNT_STATUSES:
         return Verdict(c.DISQUALIFIED, (c.ACCOUNT_SUSPENDED,), permanent=True)
+    # An unbound shop has no affiliate programme until ops bind it again (seed 001).
+    if facts.unbound:
+        return Verdict(c.DISQUALIFIED, (c.SHOP_UNBOUND,))
     if shop_has_sps(facts, thresholds):
         # S4, S3, S2. With an SPS, shop-level violations do not change the status (S5).
         if facts.sps < thresholds.sps_disqualify:

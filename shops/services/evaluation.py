@@ -137,7 +137,9 @@ class Kind:
 
 
 KINDS = {
-    Entity.SHOP: Kind(Entity.SHOP, Shop, ShopSnapshot, "shop_id", SHOP_METRICS, ("market", "permanently_disqualified")),
+    Entity.SHOP: Kind(
+        Entity.SHOP, Shop, ShopSnapshot, "shop_id", SHOP_METRICS, ("market", "permanently_disqualified", "unbound_at")
+    ),
     Entity.PRODUCT: Kind(
         Entity.PRODUCT,
         Product,
@@ -276,10 +278,10 @@ def _change(kind: Kind, row: tuple, verdict: Verdict, version: int, baseline: di
 def _shop_changes(rows: list[tuple], ctx: Context) -> list[Change]:
     kind, changes = KINDS[Entity.SHOP], []
     for row in rows:
-        # Columns after the metrics: market, permanently_disqualified.
-        market, permanent = row[-2:]
+        # Columns after the metrics: market, permanently_disqualified, unbound_at.
+        market, permanent, unbound_at = row[-3:]
         thresholds = thresholds_for_market(ctx.rules, market)
-        facts = ShopFacts(*row[METRICS_AT:-2], permanent)
+        facts = ShopFacts(*row[METRICS_AT:-3], permanent, unbound_at is not None)
         verdict = evaluate_shop(facts, thresholds)
         if ctx.collect_shops:
             ctx.shops[row[ID]] = (verdict.status, market)

@@ -336,3 +336,15 @@ def test_an_entity_whose_only_metrics_are_newer_than_the_day_is_evaluated_on_the
     product.refresh_from_db()
     assert shop.status == "RESTRICTED"
     assert product.status == "ELIGIBLE"
+
+
+def test_a_force_unbound_shop_is_disqualified_and_so_are_its_products():
+    from django.utils import timezone
+
+    shop = make_shop(sps=Decimal("4.8"), unbound_at=timezone.now())
+    product = make_product(shop=shop)
+    run()
+    shop.refresh_from_db()
+    product.refresh_from_db()
+    assert (shop.status, shop.reasons) == ("DISQUALIFIED", ["SHOP_UNBOUND"])
+    assert (product.status, product.reasons) == ("DISQUALIFIED", ["SHOP_DISQUALIFIED"])

@@ -124,12 +124,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "compliance")
 
 EVALUATION_DAILY_HOUR, EVALUATION_DAILY_MINUTE = env_time("EVALUATION_DAILY_AT", "03:00")
+NOTIFICATION_DIGEST_HOUR, NOTIFICATION_DIGEST_MINUTE = env_time("NOTIFICATION_DIGEST_AT", "08:00")
 # Entities per chunk of the daily run; one Celery task evaluates one chunk.
 EVALUATION_CHUNK_SIZE = env_int("EVALUATION_CHUNK_SIZE", 50_000)
 CELERY_BEAT_SCHEDULE = {
     "daily-eligibility-run": {
         "task": "shops.tasks.evaluation_daily_task",
         "schedule": crontab(hour=EVALUATION_DAILY_HOUR, minute=EVALUATION_DAILY_MINUTE),
+    },
+    "notification-digest": {
+        "task": "shops.tasks.notifications_digest_task",
+        "schedule": crontab(hour=NOTIFICATION_DIGEST_HOUR, minute=NOTIFICATION_DIGEST_MINUTE),
     },
     "resume-stalled-runs": {
         "task": "shops.tasks.evaluation_resume_task",

@@ -62,3 +62,19 @@ def evaluation_resume_task() -> None:
     if (last or run.started_at) < timezone.now() - STALLED_AFTER:
         logger.warning("Run #%s made no progress since %s; re-queueing its chunks", run.pk, last or run.started_at)
         evaluation_dispatch(run)
+
+
+@shared_task
+def notifications_email_task() -> int:
+    """E-mail the notifications of users who want them at once."""
+    from shops.services.notification_email import notifications_email_pending
+
+    return notifications_email_pending(digest=False)
+
+
+@shared_task
+def notifications_digest_task() -> int:
+    """Once a day: one e-mail per digest user with everything not yet e-mailed."""
+    from shops.services.notification_email import notifications_email_pending
+
+    return notifications_email_pending(digest=True)

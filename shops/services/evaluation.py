@@ -31,6 +31,7 @@ from shops.models import (
     CategoryBaseline,
     Entity,
     EvaluationRun,
+    Notification,
     Product,
     ProductSnapshot,
     RunChunk,
@@ -53,6 +54,7 @@ from shops.rules import (
 from shops.rules import codes as c
 from shops.rules.eligibility import shop_has_sps
 from shops.selectors import rulesets_in_force, thresholds_for_market
+from shops.services.notifications import notifications_send_many, seller_member_ids
 
 logger = logging.getLogger(__name__)
 
@@ -489,11 +491,51 @@ def _apply_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun, now
             for ch in changes
         ],
     )
+    _notify_changes(kind, changes, run=run)
     newly_disqualified = [ch for ch in changes if ch.new_status == c.DISQUALIFIED and ch.old_status != c.DISQUALIFIED]
     if kind.entity == Entity.SHOP:
         _terminate_shop_plans(newly_disqualified, run=run, now=now)
     elif kind.entity == Entity.PRODUCT:
         _remove_products_from_plans(newly_disqualified, run=run, now=now)
+
+
+def _notify_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun) -> None:
+    """One notification per verdict change to the people it concerns (same transaction)."""
+    ids = [ch.entity_id for ch in changes]
+    if kind.entity == Entity.CREATOR:
+        recipients: dict[int, list[int]] = defaultdict(list)
+        for creator_id, user_id in User.objects.filter(creator_id__in=ids, is_active=True).values_list(
+            "creator_id", "id"
+        ):
+            recipients[creator_id].append(user_id)
+    else:
+        seller_field = "seller_id" if kind.entity == Entity.SHOP else "shop__seller_id"
+        seller_of = dict(kind.model.objects.filter(id__in=ids).values_list("id", seller_field))
+        members = seller_member_ids(seller_of.values())
+        recipients = {entity_id: members.get(seller_id, []) for entity_id, seller_id in seller_of.items()}
+    items = []
+    for ch in changes:
+        users = recipients.get(ch.entity_id)
+        if not users:
+            continue
+        notice = (
+            Notification.Kind.WARNING if ch.new_status in (c.WARNING, c.RESTRICTED) else Notification.Kind.STATUS_CHANGE
+        )
+        context = {
+            "event": "verdict.changed",
+            "entity": kind.entity,
+            "key": ch.key,
+            "old_status": ch.old_status,
+            "new_status": ch.new_status,
+            "reasons": list(ch.new_reasons),
+            "inputs": json.loads(json.dumps(ch.inputs, default=_json_default)),
+            "baseline": ch.baseline,
+            "as_of": run.as_of.isoformat(),
+            "ruleset_version": ch.ruleset_version,
+        }
+        key = f"run:{run.pk}:{kind.entity}:{ch.entity_id}"
+        items.extend((user_id, notice, f"{kind.entity}:{ch.key}", context, key) for user_id in users)
+    notifications_send_many(items)
 
 
 def _by_reasons(changes: list[Change]) -> dict[tuple[str, ...], list[int]]:

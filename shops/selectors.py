@@ -1,7 +1,7 @@
 """Reads: the rule sets in force, current verdicts and their history."""
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
 from shops.models import EvaluationRun, RuleSet
@@ -82,3 +82,30 @@ def verdicts_export() -> Iterator[dict]:
         Creator.objects.order_by("key").values_list("key", "status", "reasons").iterator(10_000)
     ):
         yield {"entity": "creator", "id": key, "status": status, "reasons": reasons}
+
+
+def overrides_active(*, entity: str, entity_ids: Iterable[int], at: dt.datetime | None = None) -> dict:
+    """Entity id -> its active ops override (not revoked, not expired), if any."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from shops.models import Override
+
+    at = at or timezone.now()
+    overrides = Override.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=at),
+        entity=entity,
+        entity_id__in=list(entity_ids),
+        revoked_at__isnull=True,
+    ).order_by("entity_id", "-created_at")
+    active: dict[int, object] = {}
+    for override in overrides:
+        active.setdefault(override.entity_id, override)
+    return active
+
+
+def effective_status(*, entity: str, entity_id: int, computed: str | None) -> str | None:
+    """The status that counts: an active override shown over the computed verdict."""
+    override = overrides_active(entity=entity, entity_ids=[entity_id]).get(entity_id)
+    return override.status if override else computed
+

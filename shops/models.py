@@ -432,6 +432,9 @@ class AuditEntry(models.Model):
             raise TypeError("The audit log is append-only")
         super().save(*args, **kwargs)
 
+    def delete(self, *args, **kwargs):
+        raise TypeError("The audit log is append-only")
+
 
 # Notifications ---------------------------------------------------------------------------------
 

@@ -56,3 +56,19 @@ def test_a_seller_member_cannot_open_the_admin(client):
     response = client.get(reverse("admin:shops_shop_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_nobody_can_edit_or_delete_the_audit_log_through_the_admin(admin_client):
+    from shops.models import AuditEntry
+    from shops.services.audit import audit_record
+
+    entry = audit_record(actor=None, action="plan.create", object_type="plan", object_id="1", reason="test")
+    change = admin_client.post(reverse("admin:shops_auditentry_change", args=[entry.pk]), {"reason": "edited"})
+    delete = admin_client.post(reverse("admin:shops_auditentry_delete", args=[entry.pk]), {"post": "yes"})
+    assert change.status_code == 403
+    assert delete.status_code == 403
+    entry.refresh_from_db()
+    assert entry.reason == "test"
+    assert AuditEntry.objects.count() == 1
+    with pytest.raises(TypeError):
+        AuditEntry.objects.filter(pk=entry.pk).delete()

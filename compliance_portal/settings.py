@@ -125,6 +125,8 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "compliance")
 
 EVALUATION_DAILY_HOUR, EVALUATION_DAILY_MINUTE = env_time("EVALUATION_DAILY_AT", "03:00")
 NOTIFICATION_DIGEST_HOUR, NOTIFICATION_DIGEST_MINUTE = env_time("NOTIFICATION_DIGEST_AT", "08:00")
+# Days ops have to answer an appeal; the queue is ordered by this deadline.
+APPEAL_REVIEW_DAYS = env_int("APPEAL_REVIEW_DAYS", 7)
 # Entities per chunk of the daily run; one Celery task evaluates one chunk.
 EVALUATION_CHUNK_SIZE = env_int("EVALUATION_CHUNK_SIZE", 50_000)
 CELERY_BEAT_SCHEDULE = {
@@ -135,6 +137,19 @@ CELERY_BEAT_SCHEDULE = {
     "notification-digest": {
         "task": "shops.tasks.notifications_digest_task",
         "schedule": crontab(hour=NOTIFICATION_DIGEST_HOUR, minute=NOTIFICATION_DIGEST_MINUTE),
+    },
+    # Retries immediate e-mails a mail server refused earlier.
+    "send-pending-emails": {
+        "task": "shops.tasks.notifications_email_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "expire-overrides": {
+        "task": "shops.tasks.overrides_expire_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    "flag-licences": {
+        "task": "shops.tasks.licences_flag_refresh_task",
+        "schedule": crontab(minute=30),
     },
     "resume-stalled-runs": {
         "task": "shops.tasks.evaluation_resume_task",

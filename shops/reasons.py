@@ -245,6 +245,47 @@ STATUS_MESSAGES: dict[str, Wording] = {
 }
 
 
+# Refusals of affiliate operations (plans, creator adds); codes of ``affiliate.rules``.
+OPERATION_MESSAGES: dict[str, Wording] = {
+    "NOT_EVALUATED": Wording(
+        _("Not evaluated yet: eligibility is decided at the next daily evaluation."),
+        _("Wait for the next daily evaluation after the metrics feed has arrived."),
+    ),
+    "OPS_OVERRIDE": Wording(
+        _("The operations team set this status by hand."),
+        _("Read the reason given by the operations team, or contact them."),
+    ),
+    "COMMISSION_OUT_OF_RANGE": Wording(
+        _("The commission rate must be between 1%% and 80%%."),
+        _("Enter a rate from 1 to 80."),
+    ),
+    "COMMISSION_ABOVE_TIER_CAP": Wording(
+        _("The commission rate is above the maximum of the shop's tier."),
+        _("Lower the rate to the tier's maximum (Bronze 20, Silver 25, Gold 30, Platinum 40)."),
+    ),
+    "PLAN_NOT_ACTIVE": Wording(_("The plan has ended and cannot be changed."), _("Create a new plan.")),
+    "PLAN_NOT_TARGETED": Wording(
+        _("Only a targeted plan invites creators."), _("Create a targeted plan for the creators you want.")
+    ),
+    "PLAN_WITHOUT_PRODUCTS": Wording(_("A plan needs at least one product."), _("Add an eligible product.")),
+    "PLAN_ALREADY_RECREATED": Wording(
+        _("This ended plan was already created again."), _("Manage the new plan instead.")
+    ),
+    "PLAN_NOT_TERMINATED": Wording(
+        _("Only a plan ended by a disqualification of this shop can be created again."), _("Create a new plan.")
+    ),
+    "PRODUCT_NOT_IN_SHOP": Wording(
+        _("The product belongs to another shop."), _("Add products of the plan's shop only.")
+    ),
+    "PRODUCT_ALREADY_IN_PLAN": Wording(_("The product is already in this plan."), _("Nothing to do.")),
+    "PRODUCT_NOT_IN_PLAN": Wording(_("The product is not in this plan."), _("Nothing to do.")),
+    "SHOP_WIDE_SINGLE_RATE": Wording(
+        _("A shop-wide plan has one commission rate for every product."), _("Use the plan's rate.")
+    ),
+}
+REASON_MESSAGES |= OPERATION_MESSAGES
+
+
 def _number(value: object) -> str:
     """3.5, 150, 2.5: no trailing zeros, no exponent, exact for fractions that have a decimal form."""
     if isinstance(value, Fraction):

@@ -108,4 +108,3 @@ def effective_status(*, entity: str, entity_id: int, computed: str | None) -> st
     """The status that counts: an active override shown over the computed verdict."""
     override = overrides_active(entity=entity, entity_ids=[entity_id]).get(entity_id)
     return override.status if override else computed
-

@@ -78,3 +78,19 @@ def notifications_digest_task() -> int:
     from shops.services.notification_email import notifications_email_pending
 
     return notifications_email_pending(digest=True)
+
+
+@shared_task
+def overrides_expire_task() -> int:
+    """Tell sellers once about each override that has expired; safe to run as often as wanted."""
+    from shops.services.appeals import overrides_expire
+
+    return overrides_expire()
+
+
+@shared_task
+def licences_flag_refresh_task() -> int:
+    """Flag business licences bound to more active shops than allowed (seed 001)."""
+    from shops.services.integrity import licences_flag_refresh
+
+    return len(licences_flag_refresh())

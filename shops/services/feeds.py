@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import pathlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +27,9 @@ from django.utils import timezone
 from affiliate.models import Creator, CreatorSnapshot
 from shops.models import Category, Product, ProductSnapshot, Seller, Shop, ShopSnapshot
 from shops.rules import codes as c
+from shops.services.integrity import licence_ban_in_force, licence_bans, licences_flag_refresh
+
+logger = logging.getLogger(__name__)
 
 FeedSource = bytes | str | pathlib.Path | IO[bytes]
 Progress = Callable[[str, int, int], None]
@@ -83,11 +87,13 @@ def feed_import(
     errors = _Errors()
     parsed = _parse_files(files, default_as_of, errors, report)
     _check_references(parsed, errors)
+    _check_licence_bans(parsed, errors)
     if errors:
         raise FeedValidationError(errors.sorted())
     ids: Ids = {}
     with transaction.atomic():
         counts = {name: WRITERS[name](parsed[name], ids, report) for name in FILE_ORDER if name in parsed}
+        transaction.on_commit(_flag_licences_after_import)
     return FeedResult(counts=counts, as_of_dates=sorted({row.as_of for pf in parsed.values() for row in pf.rows}))
 
 
@@ -708,6 +714,50 @@ def _check_new_parents(
         if parent in stocked:
             message = f"category {parent!r} already has products and cannot become a parent"
             errors.add(pf.name, latest[key].line, "parent_id", message)
+
+
+def _check_licence_bans(parsed: dict[str, ParsedFile], errors: _Errors) -> None:
+    """Seed 001: a licence that had a shop force-unbound binds no new shop for 90 days.
+
+    Each row of a shop that does not exist yet is checked on its own as_of day, with the
+    seller's licence as this feed leaves it; shops that already exist are not affected.
+    """
+    pf = parsed.get(SHOPS.name)
+    if pf is None:
+        return
+    keys = {row.key for row in pf.rows if row.key is not None}
+    new_keys = keys - _existing_keys(Shop, keys)
+    rows = [row for row in pf.rows if row.key in new_keys and row.as_of is not None and "seller_id" in row.values]
+    if not rows:
+        return
+    licence_of: dict[str, str] = {}
+    if SELLERS.name in parsed:
+        for key, row in parsed[SELLERS.name].latest_rows().items():
+            if "business_licence_no" in row.values:
+                licence_of[key] = row.values["business_licence_no"]
+    missing = list({row.values["seller_id"] for row in rows} - licence_of.keys())
+    for chunk in _chunks(missing, BATCH_SIZE):
+        licence_of.update(Seller.objects.filter(key__in=chunk).values_list("key", "business_licence_no"))
+    bans = {}
+    for chunk in _chunks(sorted(set(licence_of.values())), BATCH_SIZE):
+        bans.update(licence_bans(business_licence_nos=chunk))
+    for row in rows:
+        licence = licence_of.get(row.values["seller_id"])  # None: an unknown seller, reported already
+        ban = licence_ban_in_force(bans.get(licence, ()), row.as_of) if licence is not None else None
+        if ban is not None:
+            message = (
+                f"business licence {licence} cannot bind a new shop until {ban.until} (unbound on {ban.unbound_on})"
+            )
+            errors.add(pf.name, row.line, "seller_id", message)
+
+
+def _flag_licences_after_import() -> None:
+    """Licences over the shop limit are flagged once the import is committed; a failure here
+    is logged and never undoes or fails the import."""
+    try:
+        licences_flag_refresh()
+    except Exception:
+        logger.exception("Flagging business licences after the feed import failed")
 
 
 def _existing_keys(model: type[models.Model], keys: Iterable[str]) -> set[str]:

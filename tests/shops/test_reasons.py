@@ -56,7 +56,13 @@ def test_every_code_and_status_has_an_english_text_and_a_chinese_translation(kin
 
 
 def test_the_messages_cover_exactly_the_codes_and_statuses_of_the_rules():
-    assert set(reasons.REASON_MESSAGES) == set(c.ALL_CODES)
+    from affiliate import rules as affiliate_rules
+
+    operation_codes = {
+        v for k, v in vars(affiliate_rules).items() if k.isupper() and isinstance(v, str) and v.isupper()
+    }
+    assert set(reasons.OPERATION_MESSAGES) == operation_codes
+    assert set(reasons.REASON_MESSAGES) == set(c.ALL_CODES) | operation_codes
     assert set(reasons.STATUS_LABELS) == set(ALL_STATUSES)
     assert set(reasons.STATUS_MESSAGES) == set(ALL_STATUSES)
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from affiliate.models import AffiliatePlan, Creator, PlanProduct
+from affiliate.models import AffiliatePlan, Creator, CreatorAdd, PlanInvitation, PlanProduct
 
 
 @admin.register(Creator)
@@ -27,3 +27,25 @@ class AffiliatePlanAdmin(admin.ModelAdmin):
     raw_id_fields = ["shop"]
     readonly_fields = ["status", "terminated_at", "termination_reasons", "terminated_by_run"]
     inlines = [PlanProductInline]
+
+
+class InvitationInline(admin.TabularInline):
+    model = PlanInvitation
+    extra = 0
+    raw_id_fields = ["creator"]
+
+
+AffiliatePlanAdmin.inlines = [PlanProductInline, InvitationInline]
+
+
+@admin.register(CreatorAdd)
+class CreatorAddAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "creator", "product", "placement", "accepted", "reasons"]
+    list_filter = ["accepted", "placement"]
+    raw_id_fields = ["creator", "product"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -3,14 +3,21 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import (
+    Appeal,
+    AppealEvidence,
     AuditEntry,
     Category,
     EvaluationRun,
+    LicenceFlag,
+    Notification,
+    Override,
     Product,
+    RecoveryReview,
     RuleSet,
     Seller,
     SellerMembership,
     Shop,
+    ShopUnbinding,
     StatusHistory,
     User,
 )
@@ -117,3 +124,56 @@ class StatusHistoryAdmin(ReadOnlyAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "object_type", "object_id", "reason"]
     list_filter = ["action"]
+
+
+class EvidenceInline(admin.TabularInline):
+    model = AppealEvidence
+    extra = 0
+    can_delete = False
+    readonly_fields = ["item", "file", "original_name", "size", "uploaded_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+# Appeals, overrides, unbinding and recovery change state only through their services (which
+# check the windows, notify and audit); the admin shows them.
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ["id", "entity", "entity_key", "attempt", "state", "due_at", "submitted_at", "decided_at"]
+    list_filter = ["state", "entity"]
+    search_fields = ["entity_key"]
+    inlines = [EvidenceInline]
+
+
+@admin.register(Override)
+class OverrideAdmin(ReadOnlyAdmin):
+    list_display = ["entity", "entity_key", "status", "expires_at", "created_by", "created_at", "revoked_at"]
+    list_filter = ["entity", "status"]
+    search_fields = ["entity_key"]
+
+
+@admin.register(LicenceFlag)
+class LicenceFlagAdmin(ReadOnlyAdmin):
+    list_display = ["business_licence_no", "active_shops", "flagged_at", "resolved_at"]
+    search_fields = ["business_licence_no"]
+
+
+@admin.register(ShopUnbinding)
+class ShopUnbindingAdmin(ReadOnlyAdmin):
+    list_display = ["shop", "business_licence_no", "unbound_at", "rebind_allowed_on", "created_by"]
+    search_fields = ["business_licence_no", "shop__key"]
+
+
+@admin.register(RecoveryReview)
+class RecoveryReviewAdmin(ReadOnlyAdmin):
+    list_display = ["unbinding", "state", "letter_at", "documents_at", "exam_score", "decided_at"]
+    list_filter = ["state"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "kind", "subject", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    search_fields = ["subject", "user__email"]
+    show_full_result_count = False

@@ -18,6 +18,13 @@ CHANGELISTS = [
     "shops_auditentry",
     "affiliate_creator",
     "affiliate_affiliateplan",
+    "affiliate_creatoradd",
+    "shops_appeal",
+    "shops_override",
+    "shops_licenceflag",
+    "shops_shopunbinding",
+    "shops_recoveryreview",
+    "shops_notification",
 ]
 
 

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "shops",
     "affiliate",
     "privacy",
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shops.api.middleware.ApiUserAgentMiddleware",
 ]
 
 ROOT_URLCONF = "compliance_portal.urls"
@@ -177,9 +180,33 @@ FEED_FORBIDDEN_COLUMNS = env_list(
 )
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "shops.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "shops.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["shops.api.throttling.RedisWindowThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "shops.api.pagination.IdCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "shops.api.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Compliance Portal API",
+    "DESCRIPTION": "Affiliate eligibility of shops, products and creators; metric feeds; plans; appeals; webhooks.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests and seconds per client (seed 001): eligibility reads, and feed or bulk calls.
+API_RATE_LIMITS = {
+    "eligibility": (env_int("API_RATE_ELIGIBILITY_PER_MINUTE", 120), 60),
+    "bulk": (env_int("API_RATE_BULK_PER_HOUR", 3000), 3600),
+}
+RATE_LIMIT_REDIS_URL = env_str("RATE_LIMIT_REDIS_URL", REDIS_URL)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Compliance Portal <no-reply@localhost>")

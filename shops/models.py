@@ -598,3 +598,116 @@ class RecoveryReview(models.Model):
     decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+# API clients ----------------------------------------------------------------------------------
+
+
+class ApiToken(models.Model):
+    """A REST client's credential: a declared purpose, scopes, optional client IP allow-list.
+
+    Only a hash of the token is stored; the token itself is shown once, when it is created.
+    """
+
+    class Scope(models.TextChoices):
+        ELIGIBILITY_READ = "eligibility:read", "eligibility:read"
+        FEEDS_WRITE = "feeds:write", "feeds:write"
+        PLANS_WRITE = "plans:write", "plans:write"
+        APPEALS_WRITE = "appeals:write", "appeals:write"
+        WEBHOOKS_MANAGE = "webhooks:manage", "webhooks:manage"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    purpose = models.TextField(help_text=_("What the client uses the data for (declared before any use)"))
+    scopes = models.JSONField(default=list)
+    allowed_ips = models.JSONField(default=list, blank=True, help_text=_("Addresses or networks; empty allows any"))
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"
+
+
+class FeedJob(models.Model):
+    """A feed pushed through the API, imported by a Celery task with the command's validation."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="feed_jobs")
+    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    as_of = models.DateField(null=True, blank=True)
+    # File name -> stored path of the uploaded CSV files.
+    files = models.JSONField(default=dict)
+    counts = models.JSONField(default=dict, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class WebhookSubscription(models.Model):
+    class Event(models.TextChoices):
+        ELIGIBILITY_CHANGED = "eligibility.changed", "eligibility.changed"
+        APPEAL_UPDATED = "appeal.updated", "appeal.updated"
+        FEED_COMPLETED = "feed.completed", "feed.completed"
+        RUN_COMPLETED = "run.completed", "run.completed"
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list)
+    # HMAC-SHA256 key shared with the receiver (shown once); stored encrypted.
+    secret = EncryptedTextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class WebhookEvent(models.Model):
+    """The outbox: written in the transaction of the change, delivered after commit."""
+
+    event = models.CharField(max_length=32, choices=WebhookSubscription.Event.choices)
+    # Sellers whose clients may receive it (empty: ops-only events such as run.completed).
+    seller_ids = models.JSONField(default=list)
+    payload = models.JSONField()
+    dedupe_key = models.CharField(max_length=128, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="webhook_outbox_pending")
+        ]
+
+
+class WebhookDelivery(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "event"], name="one_delivery_per_subscription_event")
+        ]

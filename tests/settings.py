@@ -47,3 +47,4 @@ CELERY_BROKER_URL = redis_url if REDIS_AVAILABLE else "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+RATE_LIMIT_REDIS_URL = redis_url if REDIS_AVAILABLE else None

@@ -39,6 +39,7 @@ from shops.models import (
     ShopSnapshot,
     StatusHistory,
     User,
+    WebhookSubscription,
 )
 from shops.rules import (
     Baseline,
@@ -55,6 +56,7 @@ from shops.rules import codes as c
 from shops.rules.eligibility import shop_has_sps
 from shops.selectors import rulesets_in_force, thresholds_for_market
 from shops.services.notifications import notifications_send_many, seller_member_ids
+from shops.services.webhooks import webhook_event_record, webhook_events_record_many, webhook_subscribed
 
 logger = logging.getLogger(__name__)
 
@@ -508,6 +510,7 @@ def _notify_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun) ->
             "creator_id", "id"
         ):
             recipients[creator_id].append(user_id)
+        seller_of: dict[int, int] = {}
     else:
         seller_field = "seller_id" if kind.entity == Entity.SHOP else "shop__seller_id"
         seller_of = dict(kind.model.objects.filter(id__in=ids).values_list("id", seller_field))
@@ -536,6 +539,33 @@ def _notify_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun) ->
         key = f"run:{run.pk}:{kind.entity}:{ch.entity_id}"
         items.extend((user_id, notice, f"{kind.entity}:{ch.key}", context, key) for user_id in users)
     notifications_send_many(items)
+    _record_webhook_events(kind, changes, run=run, seller_of=seller_of if kind.entity != Entity.CREATOR else {})
+
+
+def _record_webhook_events(kind: Kind, changes: list[Change], *, run: EvaluationRun, seller_of: dict) -> None:
+    """eligibility.changed into the webhook outbox, only when some client subscribed to it."""
+    if not webhook_subscribed(WebhookSubscription.Event.ELIGIBILITY_CHANGED):
+        return
+    webhook_events_record_many(
+        [
+            (
+                WebhookSubscription.Event.ELIGIBILITY_CHANGED,
+                {
+                    "entity": kind.entity,
+                    "id": ch.key,
+                    "old_status": ch.old_status,
+                    "status": ch.new_status,
+                    "reasons": list(ch.new_reasons),
+                    "as_of": run.as_of.isoformat(),
+                    "run": run.pk,
+                    "ruleset_version": ch.ruleset_version,
+                },
+                [seller_of[ch.entity_id]] if ch.entity_id in seller_of else [],
+                f"run:{run.pk}:{kind.entity}:{ch.entity_id}",
+            )
+            for ch in changes
+        ]
+    )
 
 
 def _by_reasons(changes: list[Change]) -> dict[tuple[str, ...], list[int]]:
@@ -642,6 +672,11 @@ def _advance_if_phase_done(run: EvaluationRun) -> bool:
         run.state = EvaluationRun.State.SUCCEEDED
         run.finished_at = timezone.now()
         run.save(update_fields=["state", "finished_at"])
+        webhook_event_record(
+            event=WebhookSubscription.Event.RUN_COMPLETED,
+            payload={"run": run.pk, "as_of": run.as_of.isoformat(), "total": run.total, "changed": run.changed},
+            dedupe_key=f"run:{run.pk}:completed",
+        )
         logger.info("Evaluation run #%s finished: %s changed of %s", run.pk, run.changed, run.total)
         return True
     if phase == Entity.PRODUCT and not CategoryBaseline.objects.filter(run=run).exists():

@@ -1,0 +1,1 @@
+"""Celery tasks of API feed imports (see shops/services/feed_jobs.py)."""

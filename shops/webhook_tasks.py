@@ -1,0 +1,1 @@
+"""Celery tasks of webhook delivery (see shops/services/webhooks.py)."""

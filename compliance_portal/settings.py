@@ -108,6 +108,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Uploaded evidence and recovery documents (feed uploads are deleted once imported).
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
+MEDIA_URL = "media/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Celery --------------------------------------------------------------------------------
@@ -159,6 +162,15 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-runs": {
         "task": "shops.tasks.evaluation_resume_task",
         "schedule": crontab(minute="*/5"),
+    },
+    # The webhook outbox: events whose after-commit dispatch was lost (broker down), and retries.
+    "webhook-dispatch": {
+        "task": "shops.webhook_tasks.webhook_dispatch_task",
+        "schedule": crontab(minute="*"),
+    },
+    "webhook-retries": {
+        "task": "shops.webhook_tasks.webhook_retry_task",
+        "schedule": 30.0,
     },
 }
 

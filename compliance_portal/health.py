@@ -22,3 +22,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.exception("Health check failed: the database does not answer")
         return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@never_cache
+@require_safe
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers (no database). Also the bare-view baseline of load tests."""
+    return JsonResponse({"status": "ok"})

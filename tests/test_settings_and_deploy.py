@@ -175,3 +175,9 @@ def test_healthz_answers_503_when_the_database_does_not_answer(client, monkeypat
 
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unavailable"}
+
+
+def test_the_liveness_probe_answers_without_the_database(client):
+    response = client.get("/livez")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

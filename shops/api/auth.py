@@ -66,7 +66,6 @@ class TokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """How the OpenAPI schema describes the token."""
 

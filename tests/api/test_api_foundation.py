@@ -138,4 +138,3 @@ def test_the_121st_request_in_a_minute_gets_429_with_retry_after(alice, bob):
     assert limited.json()["error"]["code"] == "throttled"
     # Another client has its own budget.
     assert token_client(bob).get("/api/v1/echo/").status_code == 200
-

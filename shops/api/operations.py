@@ -16,7 +16,6 @@ Refusals keep the services' codes (``reason_message`` words each one):
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -53,7 +52,6 @@ from shops.models import (
     SellerMembership,
     Shop,
     User,
-    WebhookSubscription,
 )
 from shops.rules import codes as c
 from shops.selectors import rulesets_in_force
@@ -73,7 +71,6 @@ from shops.services.notifications import (
     notifications_unread_count,
 )
 from shops.services.tokens import api_token_create, api_token_revoke
-from shops.services.webhooks import webhook_event_record
 from shops.visibility import creators_visible_to, products_visible_to, shops_visible_to
 
 READ = ApiToken.Scope.ELIGIBILITY_READ.value
@@ -523,27 +520,6 @@ class CreatorAddsView(OperationsView):
 # Appeals ------------------------------------------------------------------------------------------------
 
 
-def _appeal_updated(appeal: Appeal) -> None:
-    """The ``appeal.updated`` webhook event of one state change (the outbox dedupes repeats).
-
-    Recorded here, in the transaction of the service call; ideally the appeal services would
-    record it themselves, like the evaluation records ``eligibility.changed``.
-    """
-    webhook_event_record(
-        event=WebhookSubscription.Event.APPEAL_UPDATED,
-        payload={
-            "appeal": appeal.pk,
-            "entity": appeal.entity,
-            "key": appeal.entity_key,
-            "state": appeal.state,
-            "attempt": appeal.attempt,
-            "decision_reason": appeal.decision_reason,
-        },
-        seller_ids=[appeal.seller_id],
-        dedupe_key=f"appeal:{appeal.pk}:{appeal.state}",
-    )
-
-
 def _appeal_data(user: User, appeal_id: int) -> dict:
     return s.AppealOutputSerializer(appeals_visible_to(user).get(pk=appeal_id)).data
 
@@ -584,15 +560,13 @@ class AppealsView(OperationsView):
             if match is None:
                 raise exceptions.ValidationError({field: [_("Send evidence files as evidence[<item key>].")]})
             evidence += [(match["item"], upload) for upload in uploads]
-        with transaction.atomic():
-            appeal = appeal_submit(
-                user=request.user,
-                entity=data["entity"],
-                entity_id=target.pk,
-                statement=data["statement"],
-                evidence=evidence,
-            )
-            _appeal_updated(appeal)
+        appeal = appeal_submit(
+            user=request.user,
+            entity=data["entity"],
+            entity_id=target.pk,
+            statement=data["statement"],
+            evidence=evidence,
+        )
         return Response(_appeal_data(request.user, appeal.pk), status=status.HTTP_201_CREATED)
 
 
@@ -644,10 +618,8 @@ class AppealObjectView(OperationsView):
         return _one(appeals_visible_to(self.request.user), _("appeal"), pk, pk=pk)
 
     def change(self, appeal: Appeal, action, **kwargs) -> Response:
-        """Run one state change and record its webhook event in the same transaction."""
-        with transaction.atomic():
-            appeal = action(appeal=appeal, user=self.request.user, **kwargs)
-            _appeal_updated(appeal)
+        """Run one state change (the service notifies, audits and records the webhook event)."""
+        appeal = action(appeal=appeal, user=self.request.user, **kwargs)
         return Response(_appeal_data(self.request.user, appeal.pk))
 
 

@@ -45,10 +45,12 @@ from shops.models import (
     Shop,
     StatusHistory,
     User,
+    WebhookSubscription,
 )
 from shops.rules import codes as c
 from shops.services.audit import audit_record
 from shops.services.notifications import notification_send, notifications_send_many, seller_member_ids
+from shops.services.webhooks import webhook_event_record
 
 AppealEntity = Literal["shop", "product"]
 
@@ -311,6 +313,21 @@ def appeal_submit(
 
 
 def _notify(appeal: Appeal, event: str, *, note: str = "", **extra) -> int:
+    """Tell the seller's members and record the ``appeal.updated`` webhook event (same transaction)."""
+    webhook_event_record(
+        event=WebhookSubscription.Event.APPEAL_UPDATED,
+        payload={
+            "appeal": appeal.pk,
+            "entity": appeal.entity,
+            "id": appeal.entity_key,
+            "key": appeal.entity_key,
+            "state": appeal.state,
+            "attempt": appeal.attempt,
+            "decision_reason": appeal.decision_reason,
+        },
+        seller_ids=[appeal.seller_id],
+        dedupe_key=f"appeal:{appeal.pk}:{appeal.state}",
+    )
     members = seller_member_ids([appeal.seller_id]).get(appeal.seller_id, [])
     context = {
         "event": event,

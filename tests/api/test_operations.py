@@ -468,6 +468,7 @@ def test_a_seller_member_appeals_with_one_file_per_checklist_item(world, alice_a
     assert payload.payload == {
         "appeal": appeal.pk,
         "entity": "shop",
+        "id": "SHOP-A-LOW",
         "key": "SHOP-A-LOW",
         "state": "submitted",
         "attempt": 1,
@@ -534,7 +535,7 @@ def test_ops_approve_an_appeal_once_with_an_override_and_one_event_per_state(wor
 
     again = ops_api.post(url("appeal-approve", appeal.pk), {"reason": "Again"}, format="json")
     assert (again.status_code, error(again)["code"]) == (400, "appeal_closed")
-    assert events(appeal) == [f"appeal:{appeal.pk}:approved"]
+    assert events(appeal) == [f"appeal:{appeal.pk}:submitted", f"appeal:{appeal.pk}:approved"]
     assert WebhookEvent.objects.get(dedupe_key=f"appeal:{appeal.pk}:approved").payload["decision_reason"] == (
         "Carrier strike confirmed"
     )
@@ -549,7 +550,7 @@ def test_approving_needs_a_reason_and_a_status_of_the_entity(world, ops_api):
     assert (bad_status.status_code, error(bad_status)["code"]) == (400, "invalid_status")
     assert error(bad_status)["details"] == {"status": "WARNING", "entity": "shop"}
     appeal.refresh_from_db()
-    assert appeal.state == "submitted" and events(appeal) == []
+    assert appeal.state == "submitted" and events(appeal) == [f"appeal:{appeal.pk}:submitted"]
 
 
 def test_ops_reject_and_the_seller_sees_the_reason(world, alice_api, ops_api):
@@ -558,7 +559,7 @@ def test_ops_reject_and_the_seller_sees_the_reason(world, alice_api, ops_api):
     assert response.status_code == 200
     assert (response.json()["state"], response.json()["override"]) == ("rejected", None)
     assert alice_api.get(url("appeal", appeal.pk)).json()["decision_reason"] == "Records incomplete"
-    assert events(appeal) == [f"appeal:{appeal.pk}:rejected"]
+    assert events(appeal) == [f"appeal:{appeal.pk}:submitted", f"appeal:{appeal.pk}:rejected"]
 
 
 def test_sellers_cannot_decide_their_appeals_and_ops_cannot_withdraw_them(world, alice_api, ops_api):
@@ -566,7 +567,7 @@ def test_sellers_cannot_decide_their_appeals_and_ops_cannot_withdraw_them(world,
     assert alice_api.post(url("appeal-approve", appeal.pk), {"reason": "Mine"}, format="json").status_code == 403
     assert alice_api.post(url("appeal-reject", appeal.pk), {"reason": "Mine"}, format="json").status_code == 403
     assert ops_api.post(url("appeal-withdraw", appeal.pk)).status_code == 403
-    assert events(appeal) == []
+    assert events(appeal) == [f"appeal:{appeal.pk}:submitted"]
 
 
 def test_a_seller_member_withdraws_an_open_appeal(world, alice_api):
@@ -574,7 +575,7 @@ def test_a_seller_member_withdraws_an_open_appeal(world, alice_api):
     response = alice_api.post(url("appeal-withdraw", appeal.pk))
     assert response.status_code == 200
     assert response.json()["state"] == "withdrawn"
-    assert events(appeal) == [f"appeal:{appeal.pk}:withdrawn"]
+    assert events(appeal) == [f"appeal:{appeal.pk}:submitted", f"appeal:{appeal.pk}:withdrawn"]
     again = alice_api.post(url("appeal-withdraw", appeal.pk))
     assert (again.status_code, error(again)["code"]) == (400, "appeal_closed")
 

@@ -14,12 +14,17 @@ category baseline and the shop's verdict, which are the seller's business data. 
 creator needs about a product (may I promote it, and why not) is answered by the creator
 pre-check of the affiliate operations, which shows exactly that and nothing more.
 Memberships and the creator link decide, whatever the role; an inactive user sees nothing.
+
+Plans, appeals, creator adds and API tokens follow the same rule: a seller member sees its
+sellers' plans and appeals, a creator the plans it is invited to plus the running open and
+shop-wide plans (any creator may promote those) and its own adds, every user its own tokens.
 """
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from affiliate.models import Creator
-from shops.models import Product, SellerMembership, Shop, User
+from affiliate import rules
+from affiliate.models import AffiliatePlan, Creator, CreatorAdd, PlanInvitation, PlanProduct
+from shops.models import ApiToken, Appeal, Product, SellerMembership, Shop, User
 
 
 def _seller_ids(user: User) -> QuerySet:
@@ -51,3 +56,48 @@ def creators_visible_to(user: User) -> QuerySet[Creator]:
     if user.creator_id is None:
         return Creator.objects.none()
     return Creator.objects.filter(pk=user.creator_id)
+
+
+# Affiliate operations and API clients ---------------------------------------------------------
+
+
+def plans_visible_to(user: User) -> QuerySet[AffiliatePlan]:
+    """Plans with their active products and invitations, in three queries for any page.
+
+    A creator sees the plans it is invited to and the running open and shop-wide plans (any
+    creator may promote those), and of the invitations only its own.
+    """
+    plans = AffiliatePlan.objects.select_related("shop")
+    invitations = PlanInvitation.objects.select_related("creator").order_by("creator__key")
+    if not user.is_ops:
+        visible = Q(shop__seller_id__in=_seller_ids(user))
+        if user.creator_id:
+            invited = PlanInvitation.objects.filter(plan_id=OuterRef("pk"), creator_id=user.creator_id)
+            public = Q(status=AffiliatePlan.Status.ACTIVE, kind__in=[rules.OPEN, rules.SHOP_WIDE])
+            visible |= Q(Exists(invited)) | public
+        plans = plans.filter(visible)
+    if user.role == User.Role.CREATOR:
+        invitations = invitations.filter(creator_id=user.creator_id)
+    active = PlanProduct.objects.filter(removed_at__isnull=True).select_related("product").order_by("product__key")
+    return plans.prefetch_related(
+        Prefetch("memberships", queryset=active, to_attr="active_memberships"),
+        Prefetch("planinvitation_set", queryset=invitations, to_attr="visible_invitations"),
+    )
+
+
+def appeals_visible_to(user: User) -> QuerySet[Appeal]:
+    appeals = Appeal.objects.select_related("seller", "verdict", "override").prefetch_related("evidence")
+    return appeals if user.is_ops else appeals.filter(seller_id__in=_seller_ids(user))
+
+
+def creator_adds_visible_to(user: User) -> QuerySet[CreatorAdd]:
+    """A creator's own adds; ops see all. A seller sees none: the figures are the creator's."""
+    adds = CreatorAdd.objects.select_related("creator", "product__shop")
+    if user.is_ops:
+        return adds
+    return adds.filter(creator_id=user.creator_id) if user.creator_id else adds.none()
+
+
+def tokens_visible_to(user: User) -> QuerySet[ApiToken]:
+    tokens = ApiToken.objects.select_related("user", "created_by")
+    return tokens if user.is_ops else tokens.filter(user_id=user.pk)

@@ -16,7 +16,7 @@ Refusals keep the services' codes (``reason_message`` words each one):
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -26,8 +26,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 
-from affiliate import rules
-from affiliate.models import AffiliatePlan, Creator, CreatorAdd, PlanInvitation, PlanProduct
+from affiliate.models import AffiliatePlan, Creator
 from affiliate.selectors import blast_radius_actual, blast_radius_preview, creator_precheck, shop_manageable_by
 from affiliate.services import (
     PlanRefused,
@@ -49,7 +48,6 @@ from shops.models import (
     Entity,
     Notification,
     Product,
-    SellerMembership,
     Shop,
     User,
 )
@@ -71,7 +69,15 @@ from shops.services.notifications import (
     notifications_unread_count,
 )
 from shops.services.tokens import api_token_create, api_token_revoke
-from shops.visibility import creators_visible_to, products_visible_to, shops_visible_to
+from shops.visibility import (
+    appeals_visible_to,
+    creator_adds_visible_to,
+    creators_visible_to,
+    plans_visible_to,
+    products_visible_to,
+    shops_visible_to,
+    tokens_visible_to,
+)
 
 READ = ApiToken.Scope.ELIGIBILITY_READ.value
 PLANS_SCOPES = {"GET": READ, "HEAD": READ, "*": ApiToken.Scope.PLANS_WRITE.value}
@@ -91,55 +97,6 @@ ERRORS = {
 
 def errors(*codes: int) -> dict:
     return {code: ERRORS[code] for code in codes}
-
-
-# Who sees what ----------------------------------------------------------------------------------------
-
-
-def _member_sellers(user: User) -> QuerySet:
-    return SellerMembership.objects.filter(user_id=user.pk).values("seller_id")
-
-
-def plans_visible_to(user: User) -> QuerySet[AffiliatePlan]:
-    """Plans with their active products and invitations, in three queries for any page.
-
-    A creator sees the plans it is invited to and the running open and shop-wide plans (any
-    creator may promote those), and of the invitations only its own.
-    """
-    plans = AffiliatePlan.objects.select_related("shop")
-    invitations = PlanInvitation.objects.select_related("creator").order_by("creator__key")
-    if not user.is_ops:
-        visible = Q(shop__seller_id__in=_member_sellers(user))
-        if user.creator_id:
-            invited = PlanInvitation.objects.filter(plan_id=OuterRef("pk"), creator_id=user.creator_id)
-            public = Q(status=AffiliatePlan.Status.ACTIVE, kind__in=[rules.OPEN, rules.SHOP_WIDE])
-            visible |= Q(Exists(invited)) | public
-        plans = plans.filter(visible)
-    if user.role == User.Role.CREATOR:
-        invitations = invitations.filter(creator_id=user.creator_id)
-    active = PlanProduct.objects.filter(removed_at__isnull=True).select_related("product").order_by("product__key")
-    return plans.prefetch_related(
-        Prefetch("memberships", queryset=active, to_attr="active_memberships"),
-        Prefetch("planinvitation_set", queryset=invitations, to_attr="visible_invitations"),
-    )
-
-
-def appeals_visible_to(user: User) -> QuerySet[Appeal]:
-    appeals = Appeal.objects.select_related("seller", "verdict", "override").prefetch_related("evidence")
-    return appeals if user.is_ops else appeals.filter(seller_id__in=_member_sellers(user))
-
-
-def creator_adds_visible_to(user: User) -> QuerySet[CreatorAdd]:
-    """A creator's own adds; ops see all. A seller sees none: the figures are the creator's."""
-    adds = CreatorAdd.objects.select_related("creator", "product__shop")
-    if user.is_ops:
-        return adds
-    return adds.filter(creator_id=user.creator_id) if user.creator_id else adds.none()
-
-
-def tokens_visible_to(user: User) -> QuerySet[ApiToken]:
-    tokens = ApiToken.objects.select_related("user", "created_by")
-    return tokens if user.is_ops else tokens.filter(user_id=user.pk)
 
 
 def _one(queryset: QuerySet, what: str, name, /, **lookup):

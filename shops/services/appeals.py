@@ -51,6 +51,7 @@ from shops.rules import codes as c
 from shops.services.audit import audit_record
 from shops.services.notifications import notification_send, notifications_send_many, seller_member_ids
 from shops.services.webhooks import webhook_event_record
+from shops.uploads import upload_checked
 
 AppealEntity = Literal["shop", "product"]
 
@@ -59,16 +60,7 @@ SECOND_APPEAL_WINDOW = dt.timedelta(days=15)
 MAX_APPEALS_PER_VERDICT = 2
 STATEMENT_MIN_LENGTH = 20
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
-# Extension -> the bytes such a file starts with (None: text, which must hold no NUL byte).
-EVIDENCE_SIGNATURES: dict[str, tuple[bytes, ...] | None] = {
-    "pdf": (b"%PDF-",),
-    "png": (b"\x89PNG\r\n\x1a\n",),
-    "jpg": (b"\xff\xd8\xff",),
-    "jpeg": (b"\xff\xd8\xff",),
-    "xlsx": (b"PK\x03\x04",),
-    "csv": None,
-    "txt": None,
-}
+EVIDENCE_TYPES = ("pdf", "png", "jpg", "jpeg", "xlsx", "csv", "txt")
 OVERRIDE_EXPIRED_ACTION = "override.expire"
 STATUSES = {Entity.SHOP: c.SHOP_STATUSES, Entity.PRODUCT: c.PRODUCT_STATUSES}
 
@@ -184,35 +176,7 @@ def _check_statement(statement: str) -> str:
 
 
 def _check_file(upload: UploadedFile) -> str:
-    """The file's normalised extension, once its name, size and first bytes are acceptable."""
-    name = PurePath(upload.name or "").name
-    extension = PurePath(name).suffix.lower().lstrip(".")
-    if extension not in EVIDENCE_SIGNATURES:
-        raise ValidationError(
-            _("%(name)s: this file type is not accepted; upload %(types)s."),
-            code="file_type",
-            params={"name": name, "types": ", ".join(sorted(EVIDENCE_SIGNATURES))},
-        )
-    if not upload.size:
-        raise ValidationError(_("%(name)s is empty."), code="file_empty", params={"name": name})
-    if upload.size > MAX_EVIDENCE_BYTES:
-        raise ValidationError(
-            _("%(name)s is larger than %(max)s MB."),
-            code="file_too_large",
-            params={"name": name, "max": MAX_EVIDENCE_BYTES // (1024 * 1024)},
-        )
-    upload.seek(0)
-    head = upload.read(2048)
-    upload.seek(0)
-    signatures = EVIDENCE_SIGNATURES[extension]
-    matches = b"\x00" not in head if signatures is None else head.startswith(signatures)
-    if not matches:
-        raise ValidationError(
-            _("%(name)s is not a valid %(type)s file."),
-            code="file_content",
-            params={"name": name, "type": extension.upper()},
-        )
-    return extension
+    return upload_checked(upload, types=EVIDENCE_TYPES, max_bytes=MAX_EVIDENCE_BYTES)
 
 
 def _check_evidence(

@@ -10,7 +10,6 @@ a passed decision, and an ops rebind once the ban is over.
 from __future__ import annotations
 
 import datetime as dt
-import pathlib
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -38,18 +37,13 @@ from shops.models import (
 from shops.rules import codes as c
 from shops.services.audit import audit_record
 from shops.services.notifications import notifications_send_many, seller_member_ids
+from shops.uploads import upload_checked
 
 MAX_ACTIVE_SHOPS_PER_LICENCE = 3
 REBIND_BAN_DAYS = 90
 EXAM_PASS_SCORE = Decimal("85")
 MAX_FILE_BYTES = 10 * 1024 * 1024
-# Extension -> how the file must start, so that a renamed file of another kind is refused.
-FILE_SIGNATURES = {
-    ".pdf": (b"%PDF-",),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-}
+RECOVERY_FILE_TYPES = ("pdf", "png", "jpg", "jpeg")
 
 ACTIVE_SHOP = Q(account_status=c.ACCOUNT_ACTIVE, unbound_at__isnull=True)
 
@@ -382,22 +376,10 @@ def _step_done_at(review: RecoveryReview, step: str) -> dt.datetime | None:
 
 
 def _checked_file(file: UploadedFile | None, what: str) -> str:
-    """Refuse anything but a non-empty PDF, PNG or JPEG of at most 10 MB; returns its extension."""
+    """A non-empty PDF, PNG or JPEG of at most 10 MB; returns its extension with the dot."""
     if file is None:
         raise ValidationError(f"The {what} file is required.")
-    extension = pathlib.Path(file.name or "").suffix.lower()
-    if extension not in FILE_SIGNATURES:
-        raise ValidationError(f"The {what} must be a PDF, PNG or JPG file, not {file.name!r}.")
-    if not file.size:
-        raise ValidationError(f"The {what} file is empty.")
-    if file.size > MAX_FILE_BYTES:
-        raise ValidationError(f"The {what} file is {file.size} bytes; at most 10 MB is accepted.")
-    file.seek(0)
-    head = file.read(8)
-    file.seek(0)
-    if not head.startswith(FILE_SIGNATURES[extension]):
-        raise ValidationError(f"The {what} file {file.name!r} is not a real {extension[1:].upper()} file.")
-    return extension
+    return "." + upload_checked(file, types=RECOVERY_FILE_TYPES, max_bytes=MAX_FILE_BYTES, label=f"The {what}")
 
 
 def recovery_review_open(*, unbinding: ShopUnbinding, user: User) -> RecoveryReview:

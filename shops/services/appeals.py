@@ -48,6 +48,7 @@ from shops.models import (
     WebhookSubscription,
 )
 from shops.rules import codes as c
+from shops.services.access import require_ops
 from shops.services.audit import audit_record
 from shops.services.notifications import notification_send, notifications_send_many, seller_member_ids
 from shops.services.webhooks import webhook_event_record
@@ -347,11 +348,6 @@ def appeals_queue() -> list[QueuedAppeal]:
     return [QueuedAppeal(appeal, appeal_checklist_for(appeal.reason_codes)) for appeal in appeals]
 
 
-def _require_ops(user: User, action: str) -> None:
-    if not (user.is_authenticated and user.is_active and user.is_ops):
-        raise PermissionDenied(f"Only ops staff can {action}")
-
-
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -383,7 +379,7 @@ def appeal_approve(
     now: dt.datetime | None = None,
 ) -> Appeal:
     """Ops grant the appeal: an override with ``status`` over the verdict, which stays as computed."""
-    _require_ops(user, "approve appeals")
+    require_ops(user, "approve appeals")
     reason = _require_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
@@ -421,7 +417,7 @@ def appeal_approve(
 
 def appeal_reject(*, appeal: Appeal, user: User, reason: str, now: dt.datetime | None = None) -> Appeal:
     """Ops refuse the appeal; the reason is shown to the seller and opens the second window."""
-    _require_ops(user, "reject appeals")
+    require_ops(user, "reject appeals")
     reason = _require_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
@@ -522,7 +518,7 @@ def override_create(
     now: dt.datetime | None = None,
 ) -> Override:
     """Ops show ``status`` over a shop's or product's computed verdict, until revoked or expired."""
-    _require_ops(user, "create overrides")
+    require_ops(user, "create overrides")
     reason = _require_reason(reason)
     target = _target(entity, entity_id)
     with transaction.atomic():
@@ -539,7 +535,7 @@ def override_create(
 
 
 def override_revoke(*, override: Override, user: User, reason: str, now: dt.datetime | None = None) -> Override:
-    _require_ops(user, "revoke overrides")
+    require_ops(user, "revoke overrides")
     reason = _require_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():

@@ -35,6 +35,7 @@ from shops.models import (
     User,
 )
 from shops.rules import codes as c
+from shops.services.access import require_ops
 from shops.services.audit import audit_record
 from shops.services.notifications import notifications_send_many, seller_member_ids
 from shops.uploads import upload_checked
@@ -59,11 +60,6 @@ STEP_NAMES = {
 
 
 # Access -----------------------------------------------------------------------------------------
-
-
-def _require_ops(user: User, action: str) -> None:
-    if not (user.is_active and user.is_ops):
-        raise PermissionDenied(f"Only ops staff can {action}.")
 
 
 def _require_member_or_ops(user: User, seller_id: int, action: str) -> None:
@@ -178,7 +174,7 @@ def licences_flag_refresh(*, now: dt.datetime | None = None) -> list[LicenceFlag
 
 
 def licence_flag_resolve(*, flag: LicenceFlag, user: User, resolution: str) -> LicenceFlag:
-    _require_ops(user, "resolve a licence flag")
+    require_ops(user, "resolve a licence flag")
     resolution = _required_text(resolution, "resolution")
     with transaction.atomic():
         locked = LicenceFlag.objects.select_for_update().get(pk=flag.pk)
@@ -239,7 +235,7 @@ def shop_force_unbind(*, shop: Shop, user: User, reason: str, now: dt.datetime |
     The verdict is left to the engine: the next run finds the shop unbound (SHOP_UNBOUND). The
     snapshots and the status history are kept, so the business history report still works.
     """
-    _require_ops(user, "unbind a shop")
+    require_ops(user, "unbind a shop")
     reason = _required_text(reason, "reason")
     now = now or timezone.now()
     with transaction.atomic():
@@ -301,7 +297,7 @@ def shop_force_unbind(*, shop: Shop, user: User, reason: str, now: dt.datetime |
 
 def shop_rebind(*, shop: Shop, user: User, reason: str, now: dt.datetime | None = None) -> Shop:
     """Bind an unbound shop again: after a passed recovery review, once the ban is over."""
-    _require_ops(user, "bind a shop again")
+    require_ops(user, "bind a shop again")
     reason = _required_text(reason, "reason")
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -445,7 +441,7 @@ def recovery_submit_documents(
 
 def recovery_record_exam(*, review: RecoveryReview, user: User, score: Decimal) -> RecoveryReview:
     """Step 3: the certification exam score in percent (ops only), after the documents."""
-    _require_ops(user, "record a certification exam score")
+    require_ops(user, "record a certification exam score")
     if isinstance(score, bool) or not isinstance(score, Decimal | int):
         raise ValidationError(f"The exam score must be a decimal number, not {score!r}.")
     score = Decimal(score)
@@ -487,7 +483,7 @@ def recovery_outstanding_steps(review: RecoveryReview) -> list[str]:
 
 def recovery_decide(*, review: RecoveryReview, user: User) -> RecoveryReview:
     """Passed when every step is done and the exam reached 85 %; otherwise failed, naming why."""
-    _require_ops(user, "decide a recovery review")
+    require_ops(user, "decide a recovery review")
     with transaction.atomic():
         locked = _locked_open_review(review)
         outstanding = recovery_outstanding_steps(locked)

@@ -6,9 +6,6 @@ The receiver is a real HTTP server on 127.0.0.1 in a thread, told how many calls
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -39,6 +36,7 @@ from shops.services.webhooks import (
 )
 from tests.api.conftest import token_client
 from tests.factories import make_creator, make_shop, make_user
+from tests.workers import celery_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -632,30 +630,10 @@ def test_a_browser_session_cannot_create_a_subscription_without_a_token(alice, c
     reason="needs PostgreSQL and Redis (REQUIRE_SERVICES=1 turns this into a failure)",
 )
 def test_a_real_worker_delivers_a_committed_event_once_and_retries_after_a_failure(receiver):
-    from compliance_portal.celery import app
-
     ops = make_user(email="worker@example.com", role=User.Role.OPS, is_staff=True)
     _, secret = subscribe(ops, receiver.url)
     receiver.failures = 1
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "compliance_portal.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "CELERY_QUEUE": queue,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "compliance_portal", "worker", "-Q", queue, "-c", "2", "-l", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    previous = app.conf.task_always_eager, app.conf.task_default_queue
-    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
-    try:
+    with celery_worker():
         with transaction.atomic():
             record(entity="shop", id="SHOP-W")
             assert receiver.calls == []  # nothing leaves before the commit
@@ -673,10 +651,6 @@ def test_a_real_worker_delivers_a_committed_event_once_and_retries_after_a_failu
             webhook_tasks.webhook_deliver_task.delay(delivery.pk)
         receiver.wait_for_calls(2)
         time.sleep(1)
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = previous
-        process.terminate()
-        print(process.communicate(timeout=30)[0].decode(errors="replace"))
 
     assert len(receiver.calls) == 2
     assert all(webhook_verify(secret, call["headers"], call["body"]) for call in receiver.calls)

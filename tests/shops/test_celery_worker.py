@@ -1,11 +1,7 @@
 """The daily run through a real Celery worker, against the real PostgreSQL and Redis."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +14,7 @@ from shops.models import EvaluationRun, Product, StatusHistory
 from shops.services.evaluation import evaluation_start
 from shops.tasks import evaluation_daily_task, evaluation_dispatch
 from tests.factories import make_category, make_creator, make_product, make_shop
+from tests.workers import celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,31 +31,8 @@ pytestmark = [
 @pytest.fixture
 def worker():
     """A real worker process on a queue of its own, sharing the test database."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "compliance_portal.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "CELERY_QUEUE": queue,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "compliance_portal", "worker", "-Q", queue, "-c", "2", "-l", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    previous = app.conf.task_always_eager, app.conf.task_default_queue, app.conf.broker_url
-    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
-    try:
+    with celery_worker() as process:
         yield process
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue, _ = previous
-        process.terminate()
-        output = process.communicate(timeout=30)[0].decode(errors="replace")
-        print(output)
 
 
 def wait_for(run: EvaluationRun, seconds: float = 90) -> EvaluationRun:

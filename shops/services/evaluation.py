@@ -90,6 +90,8 @@ class Change:
     baseline: dict | None
     ruleset_version: int
     permanent: bool = False
+    # The seller whose members are told (shops and products); read with the rows, not per change.
+    seller_id: int | None = None
 
     @property
     def old_reasons(self) -> list[str]:
@@ -106,7 +108,7 @@ class Context:
     baselines: dict[int, tuple[Baseline | None, dict]] = dataclasses.field(default_factory=dict)
     # shop id -> (status, market) for the product phase: read once per run from the table,
     # or, in a dry run, collected while the shops are evaluated (nothing is written).
-    shops: dict[int, tuple[str | None, str]] = dataclasses.field(default_factory=dict)
+    shops: dict[int, tuple[str | None, str, int]] = dataclasses.field(default_factory=dict)
     collect_shops: bool = False
 
 
@@ -142,7 +144,12 @@ class Kind:
 
 KINDS = {
     Entity.SHOP: Kind(
-        Entity.SHOP, Shop, ShopSnapshot, "shop_id", SHOP_METRICS, ("market", "permanently_disqualified", "unbound_at")
+        Entity.SHOP,
+        Shop,
+        ShopSnapshot,
+        "shop_id",
+        SHOP_METRICS,
+        ("market", "permanently_disqualified", "unbound_at", "seller_id"),
     ),
     Entity.PRODUCT: Kind(
         Entity.PRODUCT,
@@ -250,6 +257,7 @@ def _json_default(value):
 def _inputs(kind: Kind, row: tuple) -> dict:
     """The metrics behind a verdict, for its history row."""
     inputs = dict(zip(kind.fields[METRICS_AT:], row[METRICS_AT:], strict=True))
+    inputs.pop("seller_id", None)  # who is told, not what the verdict rests on
     inputs["metrics_as_of"] = row[AS_OF]
     return inputs
 
@@ -264,7 +272,15 @@ def _reasons_json(reasons: tuple[str, ...]) -> JsonText:
 # Verdicts per entity type -------------------------------------------------------------------
 
 
-def _change(kind: Kind, row: tuple, verdict: Verdict, version: int, baseline: dict | None = None, **inputs) -> Change:
+def _change(
+    kind: Kind,
+    row: tuple,
+    verdict: Verdict,
+    version: int,
+    baseline: dict | None = None,
+    seller_id: int | None = None,
+    **inputs,
+) -> Change:
     return Change(
         entity_id=row[ID],
         key=row[KEY],
@@ -276,6 +292,7 @@ def _change(kind: Kind, row: tuple, verdict: Verdict, version: int, baseline: di
         baseline=baseline,
         ruleset_version=version,
         permanent=verdict.permanent,
+        seller_id=seller_id,
     )
 
 
@@ -283,15 +300,16 @@ def _shop_changes(rows: list[tuple], ctx: Context) -> list[Change]:
     kind, changes = KINDS[Entity.SHOP], []
     for row in rows:
         # Columns after the metrics: market, permanently_disqualified, unbound_at.
-        market, permanent, unbound_at = row[-3:]
+        market, permanent, unbound_at, seller_id = row[-4:]
         thresholds = thresholds_for_market(ctx.rules, market)
-        facts = ShopFacts(*row[METRICS_AT:-3], permanent, unbound_at is not None)
+        facts = ShopFacts(*row[METRICS_AT:-4], permanent, unbound_at is not None)
         verdict = evaluate_shop(facts, thresholds)
         if ctx.collect_shops:
-            ctx.shops[row[ID]] = (verdict.status, market)
+            ctx.shops[row[ID]] = (verdict.status, market, seller_id)
         if verdict.permanent == permanent and _unchanged(row, verdict.status, verdict.reasons):
             continue
-        changes.append(_change(kind, row, verdict, thresholds.version, has_sps=shop_has_sps(facts, thresholds)))
+        has_sps = shop_has_sps(facts, thresholds)
+        changes.append(_change(kind, row, verdict, thresholds.version, seller_id=seller_id, has_sps=has_sps))
     return changes
 
 
@@ -302,8 +320,8 @@ def _product_changes(rows: list[tuple], ctx: Context) -> list[Change]:
         shop_id, category_id = row[-2:]
         shop = shops.get(shop_id)
         if shop is None:  # a shop created by a feed imported while this run was going
-            shop = shops[shop_id] = Shop.objects.values_list("status", "market").get(pk=shop_id)
-        shop_status, market = shop
+            shop = shops[shop_id] = Shop.objects.values_list("status", "market", "seller_id").get(pk=shop_id)
+        shop_status, market, seller_id = shop
         thresholds = thresholds_for_market(ctx.rules, market)
         baseline, baseline_info = baselines.get(category_id, (None, None))
         facts = ProductFacts(*row[METRICS_AT:-2])
@@ -312,7 +330,7 @@ def _product_changes(rows: list[tuple], ctx: Context) -> list[Change]:
             continue
         nrr = format(Decimal(facts.negative_reviews_30d) / facts.reviews_30d, "f") if facts.reviews_30d else None
         changes.append(
-            _change(kind, row, verdict, thresholds.version, baseline_info, shop__status=shop_status, nrr=nrr)
+            _change(kind, row, verdict, thresholds.version, baseline_info, seller_id, shop__status=shop_status, nrr=nrr)
         )
     return changes
 
@@ -510,12 +528,9 @@ def _notify_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun) ->
             "creator_id", "id"
         ):
             recipients[creator_id].append(user_id)
-        seller_of: dict[int, int] = {}
     else:
-        seller_field = "seller_id" if kind.entity == Entity.SHOP else "shop__seller_id"
-        seller_of = dict(kind.model.objects.filter(id__in=ids).values_list("id", seller_field))
-        members = seller_member_ids(seller_of.values())
-        recipients = {entity_id: members.get(seller_id, []) for entity_id, seller_id in seller_of.items()}
+        members = seller_member_ids({ch.seller_id for ch in changes})
+        recipients = {ch.entity_id: members.get(ch.seller_id, []) for ch in changes}
     items = []
     for ch in changes:
         users = recipients.get(ch.entity_id)
@@ -539,10 +554,10 @@ def _notify_changes(kind: Kind, changes: list[Change], *, run: EvaluationRun) ->
         key = f"run:{run.pk}:{kind.entity}:{ch.entity_id}"
         items.extend((user_id, notice, f"{kind.entity}:{ch.key}", context, key) for user_id in users)
     notifications_send_many(items)
-    _record_webhook_events(kind, changes, run=run, seller_of=seller_of if kind.entity != Entity.CREATOR else {})
+    _record_webhook_events(kind, changes, run=run)
 
 
-def _record_webhook_events(kind: Kind, changes: list[Change], *, run: EvaluationRun, seller_of: dict) -> None:
+def _record_webhook_events(kind: Kind, changes: list[Change], *, run: EvaluationRun) -> None:
     """eligibility.changed into the webhook outbox, only when some client subscribed to it."""
     if not webhook_subscribed(WebhookSubscription.Event.ELIGIBILITY_CHANGED):
         return
@@ -560,7 +575,7 @@ def _record_webhook_events(kind: Kind, changes: list[Change], *, run: Evaluation
                     "run": run.pk,
                     "ruleset_version": ch.ruleset_version,
                 },
-                [seller_of[ch.entity_id]] if ch.entity_id in seller_of else [],
+                [ch.seller_id] if ch.seller_id is not None else [],
                 f"run:{run.pk}:{kind.entity}:{ch.entity_id}",
             )
             for ch in changes
@@ -701,7 +716,10 @@ def _product_phase_facts(run: EvaluationRun) -> tuple[dict, dict]:
     """Category baselines and shop verdicts are final once a run's product phase starts."""
     key = (run.pk, run.started_at)
     if _PRODUCT_PHASE_CACHE[0] != key:
-        shops = {pk: (status, market) for pk, status, market in Shop.objects.values_list("id", "status", "market")}
+        shops = {
+            pk: (status, market, seller)
+            for pk, status, market, seller in Shop.objects.values_list("id", "status", "market", "seller_id")
+        }
         _PRODUCT_PHASE_CACHE[:] = [key, _load_baselines(run), shops]
     return _PRODUCT_PHASE_CACHE[1], _PRODUCT_PHASE_CACHE[2]
 

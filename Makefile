@@ -18,7 +18,11 @@ PYTHON312 = $(shell for candidate in python3.12 "$$(pyenv which python3.12 2>/de
 		'import sys; sys.version_info[:2] == (3, 12) or sys.exit(1); print(sys.executable)' 2>/dev/null && break; \
 	done)
 
-.PHONY: help install run test lint format check-deploy compose-check
+FRONTEND := shops/frontend
+VENDOR := shops/static/vendor
+ASSETS := $(VENDOR)/.built
+
+.PHONY: help install assets browser run test lint format check-deploy compose-check
 
 help:
 	@echo "make run            install, migrate, load demo data if empty, serve on http://127.0.0.1:8000"
@@ -40,13 +44,32 @@ $(STAMP): requirements.txt | $(PY)
 
 install: $(STAMP)
 
-run: $(STAMP)
+# Browser libraries (htmx, Chart.js) from the npm registry at the versions of the lockfile,
+# copied beside our own static files: nothing is fetched from the internet at run time.
+$(ASSETS): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	@command -v npm >/dev/null || { echo "npm (Node.js) is required to install the browser libraries." >&2; exit 1; }
+	npm ci --prefix $(FRONTEND) --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp $(FRONTEND)/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp $(FRONTEND)/node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	@touch $@
+
+assets: $(ASSETS)
+
+# The browser tests drive Debian's Chromium; installed once, as root, when it is missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium chromium-driver >/dev/null; \
+		else echo "Install Chromium for the browser tests: sudo apt-get install -y chromium chromium-driver" >&2; fi; \
+	fi
+
+run: $(STAMP) $(ASSETS)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 # REQUIRE_SERVICES=1 makes tests/settings.py stop instead of falling back to SQLite.
-test: $(STAMP)
+test: $(STAMP) $(ASSETS) browser
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -1,4 +1,4 @@
-"""Top-level routes: the admin, the health probe, the language switch and the API."""
+"""Top-level routes: the web pages, the admin, the health probe, the language switch and the API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -18,4 +18,6 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="api-docs",
     ),
+    path("", include("affiliate.urls")),
+    path("", include("shops.urls")),
 ]

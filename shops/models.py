@@ -70,6 +70,11 @@ class User(AbstractUser):
     # Notification preferences: e-mail at all, and at once or as one daily digest.
     email_notifications = models.BooleanField(default=True)
     email_digest = models.BooleanField(default=False)
+    # When the seller portfolio was last opened: "changed since your last visit" starts here.
+    portfolio_seen_at = models.DateTimeField(null=True, blank=True)
+    # Time-based one-time passwords (RFC 6238): the shared secret, and when it was confirmed.
+    otp_secret = EncryptedTextField(blank=True, default="")
+    otp_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -81,6 +86,22 @@ class User(AbstractUser):
     @property
     def is_ops(self) -> bool:
         return self.role in (self.Role.OPS, self.Role.OPS_ADMIN)
+
+    @property
+    def otp_enabled(self) -> bool:
+        return self.otp_confirmed_at is not None
+
+
+class LoginAttempt(models.Model):
+    """Every sign-in attempt: the lock-out counts recent failures per account and per address."""
+
+    email = models.CharField(max_length=254)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email", "at"]), models.Index(fields=["ip", "at"])]
 
 
 class Seller(models.Model):

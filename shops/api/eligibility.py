@@ -12,14 +12,13 @@ the rule sets they name. Messages are worded in the request's language (Accept-L
 """
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_etags
@@ -31,86 +30,15 @@ from rest_framework.response import Response
 from shops.api import eligibility_serializers as s
 from shops.api.eligibility_filters import creators_filtered, products_filtered, shops_filtered
 from shops.api.pagination import IdCursorPagination
-from shops.forecast import Forecast, creator_forecast, shop_forecast
-from shops.models import ApiToken, Entity, Override, RuleSet, StatusHistory
-from shops.rules import Thresholds
-from shops.rules import codes as c
-from shops.selectors import (
-    DEFAULT_MARKET,
-    overrides_active,
-    ruleset_thresholds,
-    rulesets_in_force,
-    thresholds_for_market,
+from shops.eligibility import (
+    creator_forecast_today,
+    eligibility_attach,
+    shop_forecast_today,
+    thresholds_by_version,
 )
+from shops.models import ApiToken, Entity, StatusHistory
+from shops.rules import codes as c
 from shops.visibility import creators_visible_to, products_visible_to, shops_visible_to
-
-
-@dataclasses.dataclass
-class Eligibility:
-    """What a verdict is shown with, loaded for a whole page at once."""
-
-    override: Override | None = None
-    shop_override: Override | None = None
-    history: StatusHistory | None = None
-    thresholds: Thresholds | None = None
-    forecast: Forecast | None = None
-
-    def effective_status(self, computed: str | None) -> str | None:
-        return self.override.status if self.override is not None else computed
-
-    def effective_shop_status(self, computed: str | None) -> str | None:
-        return self.shop_override.status if self.shop_override is not None else computed
-
-
-def _thresholds_by_version(versions: Iterable[int]) -> dict[int, Thresholds]:
-    versions = set(versions)
-    if not versions:
-        return {}
-    return {ruleset.version: ruleset_thresholds(ruleset) for ruleset in RuleSet.objects.filter(version__in=versions)}
-
-
-def _latest_history(entity: str, ids: list[int]) -> dict[int, StatusHistory]:
-    """Entity id -> the history row of its current verdict (its newest row), in one query."""
-    if not ids:
-        return {}
-    newest = (
-        StatusHistory.objects.filter(entity=entity, entity_id__in=ids)
-        .order_by()
-        .values("entity_id")
-        .annotate(newest=Max("id"))
-        .values("newest")
-    )
-    return {row.entity_id: row for row in StatusHistory.objects.filter(id__in=newest)}
-
-
-def eligibility_attach(entity: str, objects: list) -> list:
-    """Give each object its ``eligibility``: a fixed number of queries for any number of objects."""
-    ids = [obj.pk for obj in objects]
-    overrides = overrides_active(entity=entity, entity_ids=ids) if ids else {}
-    shop_overrides = {}
-    if entity == Entity.PRODUCT and ids:
-        shop_overrides = overrides_active(entity=Entity.SHOP, entity_ids={obj.shop_id for obj in objects})
-    history = _latest_history(entity, ids)
-    thresholds = _thresholds_by_version(row.ruleset_version for row in history.values())
-    for obj in objects:
-        row = history.get(obj.pk)
-        obj.eligibility = Eligibility(
-            override=overrides.get(obj.pk),
-            shop_override=shop_overrides.get(obj.shop_id) if entity == Entity.PRODUCT else None,
-            history=row,
-            thresholds=thresholds.get(row.ruleset_version) if row is not None else None,
-        )
-    return objects
-
-
-def _shop_forecast(shop, today: dt.date) -> Forecast | None:
-    thresholds = thresholds_for_market(rulesets_in_force(as_of=today), shop.market)
-    return shop_forecast(shop=shop, thresholds=thresholds, today=today)
-
-
-def _creator_forecast(creator, today: dt.date) -> Forecast | None:
-    thresholds = thresholds_for_market(rulesets_in_force(as_of=today), DEFAULT_MARKET)
-    return creator_forecast(creator=creator, thresholds=thresholds, today=today)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +50,9 @@ class Kind:
     forecast: Callable | None = None
 
 
-SHOPS = Kind(Entity.SHOP, shops_visible_to, shops_filtered, ("seller",), _shop_forecast)
+SHOPS = Kind(Entity.SHOP, shops_visible_to, shops_filtered, ("seller",), shop_forecast_today)
 PRODUCTS = Kind(Entity.PRODUCT, products_visible_to, products_filtered, ("shop__seller", "category"))
-CREATORS = Kind(Entity.CREATOR, creators_visible_to, creators_filtered, (), _creator_forecast)
+CREATORS = Kind(Entity.CREATOR, creators_visible_to, creators_filtered, (), creator_forecast_today)
 
 
 def _language(request) -> str:
@@ -206,7 +134,7 @@ class _HistoryView(_EligibilityView, generics.ListAPIView):
         rows = StatusHistory.objects.filter(entity=self.kind.entity, entity_id=target.pk)
         page = self.paginate_queryset(rows)
         context = self.get_serializer_context() | {
-            "thresholds": _thresholds_by_version(row.ruleset_version for row in page)
+            "thresholds": thresholds_by_version(row.ruleset_version for row in page)
         }
         with translation.override(_language(request)):
             data = s.EligibilityHistoryEntrySerializer(page, many=True, context=context).data

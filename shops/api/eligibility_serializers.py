@@ -1,6 +1,6 @@
 """Output serializers of the eligibility API: verdicts of shops, products and creators, and their history.
 
-Each object arrives with ``obj.eligibility`` (``shops.api.eligibility.Eligibility``): its
+Each object arrives with ``obj.eligibility`` (``shops.eligibility.Eligibility``): its
 active override, the history row of its current verdict and the thresholds of that verdict's
 rule set, loaded for a whole page at once. Messages are rendered in the active language.
 Component names start with the entity or ``Eligibility`` so they cannot clash with other

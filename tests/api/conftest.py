@@ -1,11 +1,10 @@
-"""API test personas: alice (seller member of SEL-A), bob (another seller), carol (a creator), olga (ops)."""
+"""API test clients: a real token per persona of ``tests/conftest.py``."""
 
 import pytest
 from rest_framework.test import APIClient
 
-from shops.models import ApiToken, SellerMembership, User
+from shops.models import ApiToken, User
 from shops.services.tokens import api_token_create
-from tests.factories import make_creator, make_seller, make_user
 
 ALL_SCOPES = [choice for choice, _ in ApiToken.Scope.choices]
 USER_AGENT = "compliance-tests/1.0"
@@ -19,40 +18,6 @@ def token_client(user: User, scopes=ALL_SCOPES, allowed_ips=()) -> APIClient:
     client = APIClient(HTTP_USER_AGENT=USER_AGENT)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
-
-
-@pytest.fixture
-def seller_a():
-    return make_seller(key="SEL-A")
-
-
-@pytest.fixture
-def seller_b():
-    return make_seller(key="SEL-B")
-
-
-@pytest.fixture
-def alice(seller_a):
-    user = make_user(email="alice@example.com", role=User.Role.SELLER)
-    SellerMembership.objects.create(user=user, seller=seller_a)
-    return user
-
-
-@pytest.fixture
-def bob(seller_b):
-    user = make_user(email="bob@example.com", role=User.Role.SELLER)
-    SellerMembership.objects.create(user=user, seller=seller_b)
-    return user
-
-
-@pytest.fixture
-def carol():
-    return make_user(email="carol@example.com", role=User.Role.CREATOR, creator=make_creator(key="CR-CAROL"))
-
-
-@pytest.fixture
-def olga():
-    return make_user(email="olga@example.com", role=User.Role.OPS, is_staff=True)
 
 
 @pytest.fixture

@@ -1,0 +1,14 @@
+"""Placeholder routes of this area; the pages are being built."""
+
+from django.http import Http404
+from django.urls import path
+
+
+def _not_built(request, **kwargs):
+    raise Http404("This page is not built yet.")
+
+
+urlpatterns = [
+    path("creator/", _not_built, name="creator_home"),
+    path("creators/<str:key>/", _not_built, name="creator_detail"),
+]

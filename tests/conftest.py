@@ -1,0 +1,56 @@
+"""Test personas shared by every suite.
+
+alice is a seller member of SEL-A, bob of another seller (SEL-B), carol a creator, olga an ops
+reviewer. Web tests sign them in with ``signed_in``.
+"""
+
+import pytest
+
+from shops.models import SellerMembership, User
+from tests.factories import make_creator, make_seller, make_user
+
+# The session key that marks the second factor as passed (shops.views.accounts sets it).
+OTP_SESSION_KEY = "otp_verified"
+
+
+def signed_in(client, user: User):
+    """``client`` with ``user`` signed in, second factor included, as after a real sign-in."""
+    client.force_login(user)
+    session = client.session
+    session[OTP_SESSION_KEY] = True
+    session.save()
+    return client
+
+
+@pytest.fixture
+def seller_a():
+    return make_seller(key="SEL-A")
+
+
+@pytest.fixture
+def seller_b():
+    return make_seller(key="SEL-B")
+
+
+@pytest.fixture
+def alice(seller_a):
+    user = make_user(email="alice@example.com", role=User.Role.SELLER)
+    SellerMembership.objects.create(user=user, seller=seller_a)
+    return user
+
+
+@pytest.fixture
+def bob(seller_b):
+    user = make_user(email="bob@example.com", role=User.Role.SELLER)
+    SellerMembership.objects.create(user=user, seller=seller_b)
+    return user
+
+
+@pytest.fixture
+def carol():
+    return make_user(email="carol@example.com", role=User.Role.CREATOR, creator=make_creator(key="CR-CAROL"))
+
+
+@pytest.fixture
+def olga():
+    return make_user(email="olga@example.com", role=User.Role.OPS, is_staff=True)

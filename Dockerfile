@@ -1,5 +1,13 @@
 # Compliance Portal image: the web server, the Celery worker and Celery beat all run from it
 # (see docker-compose.yml for the command of each).
+# The browser libraries (htmx, Chart.js) come from the npm registry at the lockfile's versions.
+FROM node:20-slim AS assets
+WORKDIR /frontend
+COPY shops/frontend/package.json shops/frontend/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+    && mkdir -p /vendor \
+    && cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.min.js /vendor/
+
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,10 +22,11 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=assets /vendor/ shops/static/vendor/
 
 # collectstatic reads settings only, so it runs under the local defaults: the production secrets
 # are given when the container starts, never baked into the image.
-RUN COMPLIANCE_ENV=local python manage.py collectstatic --no-input \
+RUN COMPLIANCE_ENV=local STATIC_MANIFEST=1 python manage.py collectstatic --no-input \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app
 
 USER app

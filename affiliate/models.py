@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from privacy.fields import EncryptedTextField
+from privacy.fields import BlindIndexField, EncryptedTextField
 from shops.models import ACCOUNT_STATUS_CHOICES, SCORE_FIELD, EvaluatedEntity
 
 
@@ -27,6 +27,7 @@ class Creator(CreatorMetrics, EvaluatedEntity):
     handle = models.CharField(max_length=128)
     display_name = models.CharField(max_length=255, blank=True, default="")
     email = EncryptedTextField(blank=True, default="")
+    email_hash = BlindIndexField(source="email", kind="email")
 
     def __str__(self):
         return f"@{self.handle} ({self.key})"

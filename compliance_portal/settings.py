@@ -60,6 +60,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication: a signed-in user's saved language, and the second factor on every page
+    # (before any other check on the signed-in user: nothing else is open until it is passed).
+    "shops.middleware.UserLanguageMiddleware",
+    "shops.middleware.SecondFactorMiddleware",
+    "privacy.middleware.ForbiddenFieldsMiddleware",
+    "privacy.middleware.PolicyAcceptanceMiddleware",
+    "privacy.middleware.AccessLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "shops.api.middleware.ApiUserAgentMiddleware",
 ]
@@ -115,7 +122,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION
+        if env_bool("STATIC_MANIFEST", default=PRODUCTION)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
@@ -123,6 +130,21 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in lock-out (shops/services/auth.py): this many failures within the window lock an account
+# (by e-mail) or an IP address for AUTH_LOCKOUT_MINUTES. Counted in the database, not in Redis.
+AUTH_LOCKOUT_ACCOUNT_FAILURES = env_int("AUTH_LOCKOUT_ACCOUNT_FAILURES", 5)
+AUTH_LOCKOUT_IP_FAILURES = env_int("AUTH_LOCKOUT_IP_FAILURES", 20)
+AUTH_LOCKOUT_WINDOW_MINUTES = env_int("AUTH_LOCKOUT_WINDOW_MINUTES", 15)
+AUTH_LOCKOUT_MINUTES = env_int("AUTH_LOCKOUT_MINUTES", 15)
+if min(AUTH_LOCKOUT_ACCOUNT_FAILURES, AUTH_LOCKOUT_IP_FAILURES, AUTH_LOCKOUT_WINDOW_MINUTES, AUTH_LOCKOUT_MINUTES) < 1:
+    raise ImproperlyConfigured("Every AUTH_LOCKOUT_* setting must be at least 1")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+AUTH_TRUSTED_PROXIES = env_int("AUTH_TRUSTED_PROXIES", 0)
+# The name authenticator apps show next to the one-time codes.
+AUTH_OTP_ISSUER = env_str("AUTH_OTP_ISSUER", "Compliance Portal")
+# Host name put in password-reset links; empty: the host of the request (checked by ALLOWED_HOSTS).
+AUTH_PASSWORD_RESET_DOMAIN = env_str("AUTH_PASSWORD_RESET_DOMAIN")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
 # Uploaded evidence and recovery documents (feed uploads are deleted once imported).
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
 MEDIA_URL = "media/"
@@ -143,8 +165,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "compliance")
+# Queueing must not hang a request while Redis is down: a short connect timeout and one retry,
+# then the work waits in its PostgreSQL row for the sweep (compliance_portal.celery.OutboxTask).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT_MS", 300) / 1000,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 # Task modules beyond each app's tasks.py.
-CELERY_IMPORTS = ["shops.webhook_tasks", "shops.feed_tasks"]
+CELERY_IMPORTS = ["shops.webhook_tasks", "shops.feed_tasks", "privacy.tasks"]
 
 EVALUATION_DAILY_HOUR, EVALUATION_DAILY_MINUTE = env_time("EVALUATION_DAILY_AT", "03:00")
 NOTIFICATION_DIGEST_HOUR, NOTIFICATION_DIGEST_MINUTE = env_time("NOTIFICATION_DIGEST_AT", "08:00")
@@ -152,6 +181,13 @@ NOTIFICATION_DIGEST_HOUR, NOTIFICATION_DIGEST_MINUTE = env_time("NOTIFICATION_DI
 APPEAL_REVIEW_DAYS = env_int("APPEAL_REVIEW_DAYS", 7)
 # Entities per chunk of the daily run; one Celery task evaluates one chunk.
 EVALUATION_CHUNK_SIZE = env_int("EVALUATION_CHUNK_SIZE", 50_000)
+# A running run whose chunks have not moved for this long has lost its messages (a killed
+# worker, Redis down): its pending chunks are queued again. A duplicate message is harmless.
+EVALUATION_STALLED_AFTER_SECONDS = env_int("EVALUATION_STALLED_AFTER_SECONDS", 120)
+# How long a chunk keeps retrying after losing its database connection before the run is failed.
+EVALUATION_DB_RETRY_SECONDS = env_int("EVALUATION_DB_RETRY_SECONDS", 300)
+# A feed job still queued after this long has lost its message and is queued again.
+FEED_JOB_REQUEUE_AFTER_SECONDS = env_int("FEED_JOB_REQUEUE_AFTER_SECONDS", 120)
 CELERY_BEAT_SCHEDULE = {
     "daily-eligibility-run": {
         "task": "shops.tasks.evaluation_daily_task",
@@ -174,9 +210,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shops.tasks.licences_flag_refresh_task",
         "schedule": crontab(minute=30),
     },
+    # The sweeps: work recorded in PostgreSQL whose message was lost is queued again, and a
+    # daily run the beat could not start (broker down, a run in progress at the hour) starts late.
     "resume-stalled-runs": {
         "task": "shops.tasks.evaluation_resume_task",
+        "schedule": crontab(minute="*"),
+    },
+    "daily-eligibility-run-catch-up": {
+        "task": "shops.tasks.evaluation_daily_catch_up_task",
         "schedule": crontab(minute="*/5"),
+    },
+    "requeue-feed-jobs": {
+        "task": "shops.feed_tasks.feed_jobs_requeue_task",
+        "schedule": crontab(minute="*"),
     },
     # The webhook outbox: events whose after-commit dispatch was lost (broker down), and retries.
     "webhook-dispatch": {
@@ -195,7 +241,43 @@ CELERY_BEAT_SCHEDULE = {
 _local_key = base64.urlsafe_b64encode(hashlib.sha256(("fernet:" + SECRET_KEY).encode()).digest()).decode()
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [_local_key])
 
-# Columns a feed must never carry (data minimisation, seed 001).
+# Keyed hashes of encrypted values (exact lookups); a separate key turns ids into pseudonyms.
+FIELD_HASH_KEY = env_str("FIELD_HASH_KEY", hashlib.sha256(("blind-index:" + SECRET_KEY).encode()).hexdigest())
+PRIVACY_PSEUDONYM_KEY = env_str(
+    "PRIVACY_PSEUDONYM_KEY", hashlib.sha256(("pseudonym:" + SECRET_KEY).encode()).hexdigest()
+)
+
+# Privacy centre (policy 003): answers due 15 days after receipt, ops alerted before that.
+PRIVACY_RESPONSE_DAYS = env_int("PRIVACY_RESPONSE_DAYS", 15)
+PRIVACY_ALERT_DAYS_BEFORE = env_int("PRIVACY_ALERT_DAYS_BEFORE", 3)
+PRIVACY_EXTENSION_MAX_DAYS = env_int("PRIVACY_EXTENSION_MAX_DAYS", 15)
+PRIVACY_CODE_MINUTES = env_int("PRIVACY_CODE_MINUTES", 15)
+PRIVACY_CODE_MAX_ATTEMPTS = env_int("PRIVACY_CODE_MAX_ATTEMPTS", 5)
+PRIVACY_EXPORT_ROOT = env_str("PRIVACY_EXPORT_ROOT", str(BASE_DIR / "private" / "exports"))
+PRIVACY_EXPORT_LINK_DAYS = env_int("PRIVACY_EXPORT_LINK_DAYS", 7)
+PRIVACY_TEAM_EMAIL = env_str("PRIVACY_TEAM_EMAIL", "")
+PRIVACY_MINIMUM_AGE = env_int("PRIVACY_MINIMUM_AGE", 18)
+# Links in privacy e-mails (export downloads) start with this address.
+PRIVACY_BASE_URL = env_str("PRIVACY_BASE_URL", "http://localhost:8000")
+# Access-log and analytics entries are buffered in Redis and written in bulk every minute
+# (default: the broker's Redis); without Redis they are written at once.
+PRIVACY_BUFFER_REDIS_URL = env_str("PRIVACY_BUFFER_REDIS_URL")
+PRIVACY_RETENTION_HOUR, PRIVACY_RETENTION_MINUTE = env_time("PRIVACY_RETENTION_AT", "04:00")
+CELERY_BEAT_SCHEDULE |= {
+    "privacy-retention": {
+        "task": "privacy.tasks.retention_apply_task",
+        "schedule": crontab(hour=PRIVACY_RETENTION_HOUR, minute=PRIVACY_RETENTION_MINUTE),
+    },
+    "privacy-deadlines": {"task": "privacy.tasks.rights_deadlines_alert_task", "schedule": crontab(minute=10)},
+    "privacy-access-log-flush": {"task": "privacy.tasks.access_log_flush_task", "schedule": 60.0},
+    "privacy-recipient-notices": {
+        "task": "privacy.tasks.recipient_notices_send_task",
+        "schedule": crontab(minute="*/5"),
+    },
+}
+
+# Field names no feed, API body or form may carry (data minimisation, seed 001); one list for
+# the shared guard of privacy/guard.py (the name is the feed's, where the list began).
 FEED_FORBIDDEN_COLUMNS = env_list(
     "FEED_FORBIDDEN_COLUMNS",
     [
@@ -219,6 +301,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shops.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The forbidden-field guard of privacy/guard.py applied to every request body.
+    "DEFAULT_PARSER_CLASSES": [
+        "privacy.api.parsers.GuardedJSONParser",
+        "privacy.api.parsers.GuardedFormParser",
+        "privacy.api.parsers.GuardedMultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Compliance Portal API",
@@ -229,6 +317,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set where several share a field name.
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentPurposeEnum": "privacy.models.Purpose",
+        "RightsRequestKindEnum": "privacy.models.RightsRequest.Kind",
+        "AccessSubjectKindEnum": "privacy.models.AccessLogSubject.Kind",
+        "PlanKindEnum": "affiliate.models.AffiliatePlan.Kind",
+        "NotificationKindEnum": "shops.models.Notification.Kind",
+    },
 }
 # Requests and seconds per client (seed 001): eligibility reads, and feed or bulk calls.
 API_RATE_LIMITS = {

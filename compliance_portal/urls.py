@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("livez", livez, name="livez"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/privacy/", include("privacy.api.urls")),
     path("api/v1/", include("shops.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
@@ -18,6 +19,7 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="api-docs",
     ),
+    path("privacy/", include("privacy.urls")),
     path("", include("affiliate.urls")),
     path("", include("shops.urls")),
 ]

@@ -177,3 +177,17 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["subject", "user__email"]
     show_full_result_count = False
+
+
+# Two-step sign-in: an ops admin resets a user's authenticator (a lost phone); see shops/services/auth.py.
+@admin.action(description=_("Reset two-step sign-in of the selected users"))
+def user_otp_reset(modeladmin, request, queryset):
+    from shops.services.auth import otp_reset
+
+    users = list(queryset)
+    for user in users:
+        otp_reset(actor=request.user, user=user)
+    modeladmin.message_user(request, _("Two-step sign-in reset for %(count)d users.") % {"count": len(users)})
+
+
+UserAdmin.actions = [*(UserAdmin.actions or []), user_otp_reset]

@@ -78,7 +78,7 @@ def copy_update(
             cursor.copy_expert(f"COPY {tmp} FROM STDIN WITH (FORMAT csv)", _csv_buffer(rows))
             key = qn(key_column)
             # Identifiers only, all quoted; values travel as parameters or through COPY.
-            update = f"UPDATE {table} SET {', '.join(sets)} FROM {tmp} t WHERE {table}.{key} = t.{key}"  # noqa: S608
+            update = f"UPDATE {table} SET {', '.join(sets)} FROM {tmp} t WHERE {table}.{key} = t.{key}"  # noqa: S608  # nosec B608 # table names from model metadata, values are query parameters
             cursor.execute(update, list(constants.values()))
             cursor.execute(f"DROP TABLE {tmp}")
         return

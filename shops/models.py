@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from privacy.fields import EncryptedTextField
+from privacy.fields import BlindIndexField, EncryptedTextField
 from shops.rules import codes as c
 
 SHOP_STATUS_CHOICES = [(s, s) for s in c.SHOP_STATUSES]
@@ -75,6 +75,13 @@ class User(AbstractUser):
     # Time-based one-time passwords (RFC 6238): the shared secret, and when it was confirmed.
     otp_secret = EncryptedTextField(blank=True, default="")
     otp_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Current consents (the privacy consent ledger is the record; these are read on every request).
+    consent_marketing_email = models.BooleanField(default=False)
+    consent_product_analytics = models.BooleanField(default=False)
+    # Eligibility data shared with API clients and webhook receivers, until withdrawn.
+    consent_data_sharing = models.BooleanField(default=True)
+    # Set when the person was erased: the row stays, pseudonymised, for the records kept by law.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -111,6 +118,14 @@ class Seller(models.Model):
     contact_email = EncryptedTextField(blank=True, default="")
     contact_phone = EncryptedTextField(blank=True, default="")
     tax_id = EncryptedTextField(blank=True, default="")
+    bank_account_name = EncryptedTextField(blank=True, default="")
+    bank_account_number = EncryptedTextField(blank=True, default="")
+    bank_code = EncryptedTextField(blank=True, default="", help_text=_("SWIFT/BIC or national bank code"))
+    # Keyed hashes of the encrypted values, for lookups by exact value.
+    contact_email_hash = BlindIndexField(source="contact_email", kind="email")
+    contact_phone_hash = BlindIndexField(source="contact_phone", kind="phone")
+    tax_id_hash = BlindIndexField(source="tax_id", kind="tax_id")
+    bank_account_number_hash = BlindIndexField(source="bank_account_number", kind="bank_account")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -636,6 +651,7 @@ class ApiToken(models.Model):
         PLANS_WRITE = "plans:write", "plans:write"
         APPEALS_WRITE = "appeals:write", "appeals:write"
         WEBHOOKS_MANAGE = "webhooks:manage", "webhooks:manage"
+        PRIVACY_MANAGE = "privacy:manage", "privacy:manage"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     purpose = models.TextField(help_text=_("What the client uses the data for (declared before any use)"))

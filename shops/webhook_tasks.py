@@ -2,12 +2,13 @@
 
 from celery import shared_task
 
+from compliance_portal.celery import OutboxTask
 from shops.services.webhooks import webhook_deliver, webhook_deliveries_due, webhook_outbox_dispatch
 
 DISPATCH_BATCH = 500
 
 
-@shared_task
+@shared_task(base=OutboxTask)
 def webhook_dispatch_task() -> int:
     """Empty the outbox in batches (queued after each recorded event, and by the beat every minute)."""
     total = 0
@@ -18,7 +19,7 @@ def webhook_dispatch_task() -> int:
             return total
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(base=OutboxTask, acks_late=True, reject_on_worker_lost=True)
 def webhook_deliver_task(delivery_id: int) -> None:
     webhook_deliver(delivery_id=delivery_id)
 
@@ -28,5 +29,6 @@ def webhook_retry_task() -> int:
     """Queue the deliveries whose retry is due, and any the broker refused to queue earlier."""
     delivery_ids = webhook_deliveries_due()
     for delivery_id in delivery_ids:
-        webhook_deliver_task.delay(delivery_id)
+        if webhook_deliver_task.delay(delivery_id) is None:
+            break
     return len(delivery_ids)

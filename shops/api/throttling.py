@@ -2,6 +2,8 @@
 
 A fixed window per client: INCR and EXPIRE in one pipeline. If Redis cannot be reached the
 request is let through and the failure logged: reads must keep working while Redis is down.
+After a failure Redis is left alone for ``REDIS_DOWN_SECONDS`` (one warning, no per-request
+timeout), then tried again.
 """
 
 import logging
@@ -13,6 +15,9 @@ from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
 logger = logging.getLogger(__name__)
+
+REDIS_DOWN_SECONDS = 5.0
+_redis_down_until = 0.0
 
 
 @lru_cache(maxsize=2)
@@ -36,6 +41,9 @@ class RedisWindowThrottle(BaseThrottle):
         url = settings.RATE_LIMIT_REDIS_URL
         if scope is None or scope not in settings.API_RATE_LIMITS or not url:
             return True
+        global _redis_down_until
+        if time.monotonic() < _redis_down_until:
+            return True
         limit, period = settings.API_RATE_LIMITS[scope]
         now = time.time()
         window = int(now // period)
@@ -46,7 +54,8 @@ class RedisWindowThrottle(BaseThrottle):
             pipe.expire(key, period + 5)
             count = pipe.execute()[0]
         except redis.RedisError as exc:
-            logger.warning("Rate limit not applied, Redis unavailable: %s", exc)
+            _redis_down_until = time.monotonic() + REDIS_DOWN_SECONDS
+            logger.warning("Rate limits not applied for %ss, Redis unavailable: %s", REDIS_DOWN_SECONDS, exc)
             return True
         self.wait_seconds = max(1, int((window + 1) * period - now + 0.999))
         return count <= limit

@@ -623,3 +623,35 @@ def _entity_facts(overrides: list[Override]) -> dict[tuple[str, int], tuple[int,
             ):
                 facts[entity, pk] = (seller_id, status, reasons)
     return facts
+
+
+# Read side: until when can this verdict be appealed? ---------------------------------------------
+
+
+def appeal_deadline(*, verdict: StatusHistory, appeals: Iterable[Appeal]) -> dt.datetime | None:
+    """The last moment a new appeal against ``verdict`` is in time (with ``appeal_refusal`` None).
+
+    30 days after the verdict for a first appeal, 15 days after the rejection for a second one;
+    ``appeals`` are the verdict's appeals. None while an appeal is undecided.
+    """
+    appeals = sorted(appeals, key=lambda appeal: appeal.attempt)
+    if not appeals:
+        return verdict.created_at + FIRST_APPEAL_WINDOW
+    last = appeals[-1]
+    return last.decided_at + SECOND_APPEAL_WINDOW if last.decided_at else None
+
+
+def appeal_refusal(
+    *, verdict: StatusHistory, appeals: Iterable[Appeal], now: dt.datetime | None = None
+) -> ValidationError | None:
+    """Why ``appeal_submit`` would refuse a new appeal against ``verdict`` now (``None``: it would not).
+
+    The same checks, in the same order, for pages that offer the appeal button; ``appeals`` are
+    the verdict's appeals. The caller checks that ``verdict`` is still the entity's latest one.
+    """
+    try:
+        _check_appealable(verdict)
+        _check_window(verdict, sorted(appeals, key=lambda appeal: appeal.attempt), now or timezone.now())
+    except ValidationError as refusal:
+        return refusal
+    return None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Q, Sum, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -61,6 +61,10 @@ from shops.services.webhooks import webhook_event_record, webhook_events_record_
 logger = logging.getLogger(__name__)
 
 PHASES = (Entity.SHOP, Entity.PRODUCT, Entity.CREATOR)
+
+# A lost connection (PostgreSQL restarted, a failover), a deadlock or a serialisation failure: the
+# chunk's transaction was rolled back as a whole, so evaluating it again is safe.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 
 class RunInProgress(Exception):
@@ -692,6 +696,8 @@ def _advance_if_phase_done(run: EvaluationRun) -> bool:
             payload={"run": run.pk, "as_of": run.as_of.isoformat(), "total": run.total, "changed": run.changed},
             dedupe_key=f"run:{run.pk}:completed",
         )
+        # The e-mails of the run's notifications waited for it (shops.tasks.notifications_email_task).
+        transaction.on_commit(_email_notifications_after_run)
         logger.info("Evaluation run #%s finished: %s changed of %s", run.pk, run.changed, run.total)
         return True
     if phase == Entity.PRODUCT and not CategoryBaseline.objects.filter(run=run).exists():
@@ -699,6 +705,12 @@ def _advance_if_phase_done(run: EvaluationRun) -> bool:
     run.phase = phase
     run.save(update_fields=["phase"])
     return True
+
+
+def _email_notifications_after_run() -> None:
+    from shops.tasks import notifications_email_task
+
+    notifications_email_task.delay()
 
 
 def _batch_connection_settings() -> None:
@@ -780,9 +792,17 @@ def evaluation_process_chunk(*, chunk_id: int | None = None, run_id: int | None 
         if chunk is None:
             return None
         started = timezone.now()
-        changes = _evaluate_chunk(chunk, chunk.run)
-        _finish_chunk(chunk, changes, started=started)
+        try:
+            changes = _evaluate_chunk(chunk, chunk.run)
+            _finish_chunk(chunk, changes, started=started)
+        except Exception as exc:
+            exc.add_note(f"while evaluating {_chunk_label(chunk)}")
+            raise
     return chunk
+
+
+def _chunk_label(chunk: RunChunk) -> str:
+    return f"the {chunk.entity} chunk #{chunk.seq} (ids {chunk.first_id}-{chunk.last_id}) of run #{chunk.run_id}"
 
 
 def evaluation_pending_chunk_ids(*, run: EvaluationRun) -> list[int]:
@@ -793,6 +813,70 @@ def evaluation_fail(*, run: EvaluationRun, error: str) -> None:
     EvaluationRun.objects.filter(pk=run.pk, state=EvaluationRun.State.RUNNING).update(
         state=EvaluationRun.State.FAILED, error=error[:4000], finished_at=timezone.now()
     )
+
+
+def evaluation_failure_reason(*, run_id: int, exc: BaseException, attempts: int = 1) -> str:
+    """What ops read on a failed run: which chunk, what error, what is kept, how to go on."""
+    notes = "; ".join(getattr(exc, "__notes__", ())) or "while evaluating"
+    tried = f" ({attempts} attempts)" if attempts > 1 else ""
+    kept = ""
+    run = EvaluationRun.objects.filter(pk=run_id).values("done", "total").first()
+    if run is not None:
+        kept = f" {run['done']:,} of {run['total']:,} entities were evaluated and stay so;"
+    return (
+        f"{type(exc).__name__} {notes}{tried}: {str(exc).strip()}.{kept} no chunk is half-applied "
+        f"(each commits whole). Resume with `manage.py evaluate --resume`."
+    )
+
+
+def _reset_connection_if_broken() -> None:
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
+def evaluation_chunk_failed(*, chunk_id: int, exc: BaseException, attempts: int) -> None:
+    """Mark a chunk's run failed with the reason; if the database is still away, leave it running
+    (the stalled-run sweep queues its chunks again once workers reach the database)."""
+    try:
+        _reset_connection_if_broken()
+        run_id = RunChunk.objects.filter(pk=chunk_id).values_list("run_id", flat=True).first()
+        if run_id is not None:
+            evaluation_fail(
+                run=EvaluationRun(pk=run_id), error=evaluation_failure_reason(run_id=run_id, exc=exc, attempts=attempts)
+            )
+    except TRANSIENT_DB_ERRORS as still:
+        logger.error("Chunk %s failed (%s) and its run could not be marked failed: %s", chunk_id, exc, still)
+
+
+def evaluation_chunk_retry_delay(*, attempt: int) -> float | None:
+    """Seconds before retrying a chunk after a transient database error, None once
+    ``EVALUATION_DB_RETRY_SECONDS`` have been spent (1, 2, 4, ... 30, 30 s)."""
+    delays = [min(2**n, 30) for n in range(attempt + 1)]
+    if sum(delays) > settings.EVALUATION_DB_RETRY_SECONDS:
+        return None
+    return delays[-1]
+
+
+def evaluation_stalled(*, run: EvaluationRun, now: dt.datetime) -> bool:
+    """No chunk of the running ``run`` finished for ``EVALUATION_STALLED_AFTER_SECONDS``."""
+    last = run.chunks.filter(done=True).order_by("-finished_at").values_list("finished_at", flat=True).first()
+    return (last or run.started_at) < now - dt.timedelta(seconds=settings.EVALUATION_STALLED_AFTER_SECONDS)
+
+
+def evaluation_daily_due(*, now: dt.datetime) -> dt.date | None:
+    """The local day whose scheduled run should exist by ``now`` but does not, else None.
+
+    Days are local days of ``TIME_ZONE``: on the night clocks go forward the hour may not exist
+    (the run starts when the clock has passed it), and on the night they go back the hour
+    may come twice (the one scheduled run of the day's constraint keeps the second out).
+    """
+    local = timezone.localtime(now)
+    if local.time() < dt.time(settings.EVALUATION_DAILY_HOUR, settings.EVALUATION_DAILY_MINUTE):
+        return None
+    day = local.date()
+    if EvaluationRun.objects.filter(as_of=day, trigger=EvaluationRun.Trigger.SCHEDULED).exists():
+        return None
+    return day
 
 
 def evaluation_resume(*, run: EvaluationRun) -> EvaluationRun:
@@ -816,12 +900,32 @@ def evaluation_work(
     progress: Callable[[EvaluationRun], None] | None = None,
     poll_seconds: float = 0.5,
 ) -> EvaluationRun:
-    """Take chunks of ``run`` until it has finished; wait while others hold the last chunks."""
+    """Take chunks of ``run`` until it has finished; wait while others hold the last chunks.
+
+    A lost database connection is retried (the chunk was rolled back whole) for
+    ``EVALUATION_DB_RETRY_SECONDS``; any other error, or one that lasts, fails the run with its
+    reason. If the database is still away then, the run stays running for ``--resume``.
+    """
+    attempt = 0
     while True:
         try:
             chunk = evaluation_process_chunk(run_id=run.pk)
+            attempt = 0
+        except TRANSIENT_DB_ERRORS as exc:
+            _reset_connection_if_broken()
+            delay = evaluation_chunk_retry_delay(attempt=attempt)
+            attempt += 1
+            if delay is not None:
+                logger.warning("Run #%s: database error, retry %s in %ss: %s", run.pk, attempt, delay, exc)
+                time.sleep(delay)
+                continue
+            try:
+                evaluation_fail(run=run, error=evaluation_failure_reason(run_id=run.pk, exc=exc, attempts=attempt))
+            except TRANSIENT_DB_ERRORS:
+                exc.add_note(f"run #{run.pk} is left running: resume it with `manage.py evaluate --resume`")
+            raise
         except Exception as exc:
-            evaluation_fail(run=run, error=f"{type(exc).__name__}: {exc}")
+            evaluation_fail(run=run, error=evaluation_failure_reason(run_id=run.pk, exc=exc))
             raise
         run.refresh_from_db()
         if progress is not None:
@@ -849,9 +953,17 @@ class DryRunReport:
 
 
 def evaluation_dry_run(
-    *, as_of: dt.date, rules: Mapping[str, Thresholds], examples: int = 10, chunk_size: int = 50_000
+    *,
+    as_of: dt.date,
+    rules: Mapping[str, Thresholds],
+    examples: int = 10,
+    chunk_size: int = 50_000,
+    progress: Callable[[str, int], None] | None = None,
 ) -> DryRunReport:
-    """Evaluate everything with ``rules`` and report what would change; writes nothing."""
+    """Evaluate everything with ``rules`` and report what would change; writes nothing.
+
+    ``progress(entity, evaluated)`` is called after each chunk (the shadow run of the rule-set page).
+    """
     ctx = Context(as_of=as_of, rules=dict(rules), collect_shops=True)
     report = DryRunReport(Counter(), defaultdict(Counter), defaultdict(list))
     for entity in PHASES:
@@ -869,6 +981,8 @@ def evaluation_dry_run(
                 report.transitions[entity][transition] += 1
                 if len(report.examples[entity, transition]) < examples:
                     report.examples[entity, transition].append(change)
+            if progress is not None:
+                progress(entity, report.evaluated[entity])
             first_id = ids.filter(id__gt=last_id).first()
     return report
 
@@ -895,3 +1009,11 @@ def shop_lift_permanent_disqualification(*, shop: Shop, user: User, reason: str)
         )
     shop.refresh_from_db()
     return shop
+
+
+def category_baselines_of_run(*, run: EvaluationRun) -> dict[int, tuple[Baseline | None, dict]]:
+    """Category id -> (exact average, what was recorded about it) as ``run`` compared products with.
+
+    For pages that show a product's NRR beside the average of the evaluation behind its status.
+    """
+    return _load_baselines(run)

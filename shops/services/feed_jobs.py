@@ -326,7 +326,7 @@ class _ProgressRecorder:
                     cursor.execute("SET lock_timeout = '1s'")
             with self._connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {table} SET progress = %s::jsonb WHERE id = %s",  # noqa: S608 - the model's table
+                    f"UPDATE {table} SET progress = %s::jsonb WHERE id = %s",  # noqa: S608 - the model's table  # nosec B608 # table names from model metadata, values are query parameters
                     [json.dumps(self.state), self.job_id],
                 )
         except DatabaseError as exc:

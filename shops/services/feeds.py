@@ -20,11 +20,12 @@ from decimal import Decimal
 from functools import cache
 from typing import IO, Any
 
-from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from affiliate.models import Creator, CreatorSnapshot
+from privacy.fields import BlindIndexField
+from privacy.guard import is_forbidden
 from shops.models import Category, Product, ProductSnapshot, Seller, Shop, ShopSnapshot
 from shops.rules import codes as c
 from shops.services.integrity import licence_ban_in_force, licence_bans, licences_flag_refresh
@@ -543,12 +544,11 @@ def _parse_file(
 def _read_header(spec: FileSpec, cells: list[str], errors: _Errors) -> list[tuple[int, Column]]:
     """The known columns of the header with their positions; every header error is reported."""
     known = {column.name: column for column in spec.all_columns}
-    forbidden = {name.strip().lower() for name in settings.FEED_FORBIDDEN_COLUMNS}
     layout: list[tuple[int, Column]] = []
     seen: set[str] = set()
     for position, cell in enumerate(cells):
         shown, name = cell.strip(), cell.strip().lower()
-        if name in forbidden:
+        if is_forbidden(name):
             errors.add(spec.name, 1, shown, "forbidden personal data column")
         elif name not in known:
             errors.add(spec.name, 1, shown or f"(column {position + 1})", "unknown column")
@@ -810,7 +810,10 @@ def _upsert_entities(pf: ParsedFile, ids: Ids, report: Progress) -> tuple[dict[s
         if column.refers_to:
             _ids_for(column.refers_to, {row.values[column.name] for row in pf.rows}, ids)
     tracked = [column.name for column in columns] + (["metrics_as_of"] if spec.snapshot else [])
-    auto_now = [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+    # Columns computed when a row is written: timestamps, and keyed hashes of personal data.
+    auto_now = [
+        f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or isinstance(f, BlindIndexField)
+    ]
     counts = {"rows": pf.row_count, "created": 0, "updated": 0, "unchanged": 0}
     if spec.snapshot:
         counts |= {"snapshots_created": 0, "snapshots_updated": 0, "snapshots_unchanged": 0}

@@ -148,3 +148,43 @@ def _subject(items: list[Rendered], *, count: int, digest: bool) -> str:
     # A header is one line; titles are built from one-line values, this is the last guard.
     subject = " ".join(subject.split())
     return subject if len(subject) <= MAX_SUBJECT_LENGTH else subject[: MAX_SUBJECT_LENGTH - 1] + "…"
+
+
+# Marketing e-mail (privacy centre): only to users who consent now ---------------------------------
+
+
+def marketing_email_send(*, subject_en: str, subject_zh: str, body_en: str, body_zh: str) -> int:
+    """Send one marketing e-mail to every user who currently consents to marketing e-mail;
+    returns how many were sent. Consent is read per batch, right before sending, so a
+    withdrawal stops the mail at once."""
+    from privacy.models import Purpose
+    from privacy.selectors import consenting_users
+
+    sent = 0
+    last_pk = 0
+    with get_connection() as connection:
+        while True:
+            batch = list(
+                consenting_users(purpose=Purpose.MARKETING_EMAIL)
+                .filter(pk__gt=last_pk)
+                .order_by("pk")
+                .only("pk", "email", "language")[:USERS_PER_BATCH]
+            )
+            if not batch:
+                return sent
+            last_pk = batch[-1].pk
+            messages = []
+            for user in batch:
+                chinese = (user.language or "").startswith("zh")
+                with translation.override(user.language or settings.LANGUAGE_CODE):
+                    footer = translation.gettext(
+                        "You receive this because you agreed to marketing e-mail. "
+                        "Withdraw your consent in the privacy centre at any time."
+                    )
+                text = f"{body_zh if chinese else body_en}\n\n--\n{footer}\n"
+                messages.append(
+                    EmailMultiAlternatives(
+                        subject_zh if chinese else subject_en, text, settings.DEFAULT_FROM_EMAIL, [user.email]
+                    )
+                )
+            sent += connection.send_messages(messages) or 0

@@ -136,3 +136,13 @@ def notification_preferences_update(
     user.language = language
     user.save(update_fields=["email_notifications", "email_digest", "language"])
     return user
+
+
+def notifications_counts(*, user: User) -> tuple[int, int]:
+    """(all, unread) notifications of the user, in one query: the inbox tabs and its pages."""
+    from django.db.models import Count, Q
+
+    counts = Notification.objects.filter(user=user).aggregate(
+        total=Count("pk"), unread=Count("pk", filter=Q(read_at__isnull=True))
+    )
+    return counts["total"], counts["unread"]

@@ -32,6 +32,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from privacy.selectors import sharing_withheld, sharing_withheld_for
 from shops.models import ApiToken, SellerMembership, User, WebhookDelivery, WebhookEvent, WebhookSubscription
 from shops.services.audit import audit_record
 
@@ -44,7 +45,7 @@ TIMEOUT_SECONDS = 5
 MAX_BACKOFF_SECONDS = 3600
 # A claimed delivery is not taken again for this long (a worker that died mid-send is retried).
 CLAIM_SECONDS = 60
-SECRET_PREFIX = "whsec_"  # noqa: S105 - a marker, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a marker, not a secret  # nosec B105 # a prefix marker, not a secret
 
 
 def _retry_base_seconds() -> float:
@@ -192,9 +193,11 @@ def webhook_outbox_dispatch(*, limit: int = 500) -> int:
             return 0
         subscriptions = list(_deliverable_subscriptions())
         audiences = webhook_audiences({s.token.user for s in subscriptions})
+        withheld = sharing_withheld() if subscriptions else None
         deliveries = [
             WebhookDelivery(subscription=subscription, event=event, next_attempt_at=now)
             for event in events
+            if withheld is None or not _sharing_withheld(event, withheld)
             for subscription in subscriptions
             if event.event in subscription.events
             and webhook_event_visible(event, audiences[subscription.token.user_id])
@@ -272,7 +275,25 @@ def _refusal(subscription: WebhookSubscription, event: WebhookEvent) -> str | No
         return "The subscription's API token is revoked."
     if not webhook_event_visible(event, webhook_audiences([token.user])[token.user_id]):
         return "The subscriber may no longer see this event."
+    seller_ids, creator_key = _event_subjects(event)
+    if (seller_ids or creator_key) and sharing_withheld_for(seller_ids=seller_ids, creator_key=creator_key):
+        return "The person this event is about withdrew consent to sharing their data."
     return None
+
+
+# Consent (privacy centre): no event carrying the data of a person who withdrew consent to
+# sharing is delivered; checked when deliveries are made and again just before sending.
+
+
+def _event_subjects(event: WebhookEvent) -> tuple[list[int], str | None]:
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    creator_key = payload.get("id") if payload.get("entity") == "creator" else None
+    return list(event.seller_ids or []), creator_key
+
+
+def _sharing_withheld(event: WebhookEvent, withheld) -> bool:
+    seller_ids, creator_key = _event_subjects(event)
+    return withheld.covers(seller_ids=seller_ids, creator_key=creator_key)
 
 
 def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:

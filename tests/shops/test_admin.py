@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from shops.models import User
+from tests.conftest import signed_in
 from tests.factories import make_creator, make_plan, make_product, make_user
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ CHANGELISTS = [
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(make_user(role=User.Role.OPS_ADMIN, is_staff=True, is_superuser=True))
+    signed_in(client, make_user(role=User.Role.OPS_ADMIN, is_staff=True, is_superuser=True))
     return client
 
 

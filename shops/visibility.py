@@ -18,6 +18,10 @@ Memberships and the creator link decide, whatever the role; an inactive user see
 Plans, appeals, creator adds and API tokens follow the same rule: a seller member sees its
 sellers' plans and appeals, a creator the plans it is invited to plus the running open and
 shop-wide plans (any creator may promote those) and its own adds, every user its own tokens.
+
+API clients (``*_shared_with``) see less: a creator whose person withdrew the consent to
+sharing eligibility data (privacy centre, ``User.consent_data_sharing``) is left out of what
+anybody but that creator reads through the API (docs/privacy.md, "API clients").
 """
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -101,3 +105,30 @@ def creator_adds_visible_to(user: User) -> QuerySet[CreatorAdd]:
 def tokens_visible_to(user: User) -> QuerySet[ApiToken]:
     tokens = ApiToken.objects.select_related("user", "created_by")
     return tokens if user.is_ops else tokens.filter(user_id=user.pk)
+
+
+# What API clients may read (consent to sharing) ---------------------------------------------------
+
+
+def _creators_sharing_withdrawn() -> QuerySet:
+    # One subquery in the reader's query: the withdrawal counts from its commit on, with no N+1.
+    return User.objects.filter(consent_data_sharing=False, creator_id__isnull=False).values("creator_id")
+
+
+def creators_shared_with(user: User, creators: QuerySet[Creator] | None = None) -> QuerySet[Creator]:
+    """``creators`` (default: those visible to ``user``) that an API client of ``user`` may read:
+    a creator always reads its own record; anybody else only creators still consenting to sharing."""
+    creators = creators_visible_to(user) if creators is None else creators
+    withdrawn = Q(pk__in=_creators_sharing_withdrawn())
+    if own := getattr(user, "creator_id", None):  # an anonymous user (the schema view) has none
+        withdrawn &= ~Q(pk=own)
+    return creators.exclude(withdrawn)
+
+
+def creator_adds_shared_with(user: User) -> QuerySet[CreatorAdd]:
+    """The creator adds an API client of ``user`` may read (their details carry the creator's scores)."""
+    adds = creator_adds_visible_to(user)
+    withdrawn = Q(creator_id__in=_creators_sharing_withdrawn())
+    if own := getattr(user, "creator_id", None):
+        withdrawn &= ~Q(creator_id=own)
+    return adds.exclude(withdrawn)

@@ -38,7 +38,7 @@ from shops.eligibility import (
 )
 from shops.models import ApiToken, Entity, StatusHistory
 from shops.rules import codes as c
-from shops.visibility import creators_visible_to, products_visible_to, shops_visible_to
+from shops.visibility import creators_shared_with, products_visible_to, shops_visible_to
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,8 @@ class Kind:
 
 SHOPS = Kind(Entity.SHOP, shops_visible_to, shops_filtered, ("seller",), shop_forecast_today)
 PRODUCTS = Kind(Entity.PRODUCT, products_visible_to, products_filtered, ("shop__seller", "category"))
-CREATORS = Kind(Entity.CREATOR, creators_visible_to, creators_filtered, (), creator_forecast_today)
+# A creator who withdrew consent to sharing is left out for every client but its own (privacy).
+CREATORS = Kind(Entity.CREATOR, creators_shared_with, creators_filtered, (), creator_forecast_today)
 
 
 def _language(request) -> str:

@@ -71,7 +71,9 @@ from shops.services.notifications import (
 from shops.services.tokens import api_token_create, api_token_revoke
 from shops.visibility import (
     appeals_visible_to,
+    creator_adds_shared_with,
     creator_adds_visible_to,
+    creators_shared_with,
     creators_visible_to,
     plans_visible_to,
     products_visible_to,
@@ -344,7 +346,8 @@ class PlanPrecheckView(PlanObjectView):
         creators = creators_visible_to(user)
         if not user.is_ops and shop_manageable_by(user=user, shop=plan.shop):
             creators = Creator.objects.filter(Q(pk__in=creators.values("pk")) | Q(invitations=plan))
-        creator = _one(creators, _("creator"), key, key=key)
+        # The answer carries the creator's scores: not for a creator who withdrew consent to sharing.
+        creator = _one(creators_shared_with(user, creators), _("creator"), key, key=key)
         results = creator_precheck(creator=creator, plan=plan)
         data = {"plan": plan.pk, "creator": creator.key, "results": results}
         return Response(s.PrecheckOutputSerializer(data).data)
@@ -442,7 +445,7 @@ class CreatorAddsView(OperationsView):
     )
     def get(self, request):
         rulesets = rulesets_in_force(as_of=timezone.localdate())
-        return self.page(creator_adds_visible_to(request.user), s.CreatorAddOutputSerializer, rulesets=rulesets)
+        return self.page(creator_adds_shared_with(request.user), s.CreatorAddOutputSerializer, rulesets=rulesets)
 
     @extend_schema(
         operation_id="creator_adds_create",

@@ -20,18 +20,27 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
+from django.urls import reverse
 from django.utils import timezone
 
-from affiliate.models import AffiliatePlan, Creator, PlanProduct
-from shops.models import Product, Shop, StatusHistory, User
+from affiliate.models import AffiliatePlan, Creator, CreatorAdd, PlanProduct
+from affiliate.services import creator_add_product
+from shops.models import Appeal, Entity, Notification, Product, Shop, StatusHistory, User
 from shops.rules import codes as c
+from shops.services.appeals import appeal_checklist_for, appeal_submit
 from shops.services.evaluation import evaluation_run_inline
 from shops.services.feeds import feed_import
+from shops.services.integrity import licences_flag_refresh
 from shops.services.users import user_create
 
-DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (demo data only, printed to the user)
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (demo data only, printed to the user)  # nosec B105 # demo data only
+# DEMO ONLY: the one-time-password secret of the demo ops users (ops sign in with a second factor).
+# Fixed and printed so anyone trying the demo can add it to an authenticator app; never for real users.
+DEMO_OTP_SECRET = "DEMOONLYDEMOONLYDEMOONLYDEMOONLY"  # noqa: S105  # nosec B105 # demo data only
 MARKETS = ("US", "UK", "TH", "MY", "VN", "SG", "PH", "ID")
 # spec/eligibility-rules.md, "Shop tiers": the highest commission a tier's plans may offer.
 TIER_COMMISSION_CAP = {"bronze": 20, "silver": 25, "gold": 30, "platinum": 40}
@@ -779,28 +788,209 @@ class DemoLogin:
     note: str
 
 
+SELLER_EMAIL = "seller@demo.test"
+CREATOR_EMAIL = "creator@demo.test"
+
+
 def users_create(world: DemoWorld) -> list[DemoLogin]:
     sellers = world.sellers
     creator = next(cr for cr in world.creators if cr.scenario == "below")
     specs = [
-        ("seller@demo.test", User.Role.SELLER, {"seller_keys": [sellers[0].key, sellers[1].key]}),
+        (SELLER_EMAIL, User.Role.SELLER, {"seller_keys": [sellers[0].key, sellers[1].key]}),
         ("seller2@demo.test", User.Role.SELLER, {"seller_keys": [sellers[2].key]}),
-        ("creator@demo.test", User.Role.CREATOR, {"creator_key": creator.key}),
+        (CREATOR_EMAIL, User.Role.CREATOR, {"creator_key": creator.key}),
         ("ops@demo.test", User.Role.OPS, {}),
         ("admin@demo.test", User.Role.OPS_ADMIN, {}),
     ]
     notes = {
-        "seller@demo.test": f"member of {sellers[0].legal_name} and {sellers[1].legal_name}",
+        SELLER_EMAIL: f"member of {sellers[0].legal_name} and {sellers[1].legal_name}",
         "seller2@demo.test": f"member of {sellers[2].legal_name}",
-        "creator@demo.test": f"@{creator.handle} ({creator.key}), not qualified for gated categories",
-        "ops@demo.test": "ops reviewer (staff)",
-        "admin@demo.test": "ops admin (superuser, can use /admin/)",
+        CREATOR_EMAIL: f"@{creator.handle} ({creator.key}), not qualified for gated categories",
+        "ops@demo.test": "ops reviewer (staff; one-time code)",
+        "admin@demo.test": "ops admin (superuser, also /admin/; one-time code)",
     }
     logins = []
+    # The privacy policy is in force and accepted, so demo users are not asked to accept it.
+    from privacy.models import AcceptanceSource
+    from privacy.services.policies import policy_accept, policy_load_initial
+
+    policy = policy_load_initial(effective_from=world.days[0])
     for email, role, links in specs:
-        user_create(email=email, role=role, password=DEMO_PASSWORD, **links)
+        user = user_create(email=email, role=role, password=DEMO_PASSWORD, **links)
+        policy_accept(user=user, version=policy, source=AcceptanceSource.SEEDED)
+        if user.is_ops:
+            # Demo only: enrolled already, so the ops logins work at once with DEMO_OTP_SECRET.
+            user.otp_secret = DEMO_OTP_SECRET
+            user.otp_confirmed_at = timezone.now()
+            user.save(update_fields=["otp_secret", "otp_confirmed_at"])
         logins.append(DemoLogin(email, role, notes[email]))
     return logins
+
+
+# What the demo users did: an appeal, creator adds, their inboxes ---------------------------------------
+
+APPEAL_STATEMENT = (
+    "One supplier batch had a loose seal; the reviews all date from the two weeks it was on sale. "
+    "The batch was recalled and replaced, and the reviews since are back to the category's usual level."
+)
+UNREAD_DAYS = 7
+
+
+def _demo_pdf(title: str) -> bytes:
+    """A one-page PDF saying ``title``: the evidence a visitor downloads opens in any viewer."""
+    text = "".join(ch for ch in title if ch.isascii() and ch not in "()\\")
+    stream = f"BT /F1 14 Tf 72 720 Td ({text}) Tj 0 -24 Td (Demo data only.) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+    ]
+    pdf, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(pdf)
+
+
+def _appeal_candidates(user: User) -> list[tuple[str, models.Model]]:
+    """The seller's warned products first (in an eligible shop, best), then restricted shops."""
+    sellers = user.sellers.values("id")
+    warned = Product.objects.filter(shop__seller__in=sellers, status=c.WARNING).order_by(
+        Case(When(shop__status=c.ELIGIBLE, then=0), default=1), "key"
+    )
+    restricted = Shop.objects.filter(seller__in=sellers, status=c.RESTRICTED).order_by("key")
+    return [(Entity.PRODUCT, p) for p in warned[:5]] + [(Entity.SHOP, s) for s in restricted[:5]]
+
+
+def appeal_demo_submit(user: User) -> Appeal | None:
+    """A pending appeal of ``user`` with a file for every checklist item, through ``appeal_submit``."""
+    for entity, target in _appeal_candidates(user):
+        verdict = (
+            StatusHistory.objects.filter(entity=entity, entity_id=target.pk).order_by("-created_at", "-id").first()
+        )
+        checklist = appeal_checklist_for(verdict.new_reasons) if verdict else []
+        if not checklist:
+            continue
+        evidence = [
+            (
+                item.key,
+                SimpleUploadedFile(f"{item.key.replace('_', '-')}.pdf", _demo_pdf(f"{item.label}: {target.key}")),
+            )
+            for item in checklist
+        ]
+        try:
+            return appeal_submit(
+                user=user, entity=entity, entity_id=target.pk, statement=APPEAL_STATEMENT, evidence=evidence
+            )
+        except ValidationError:
+            continue
+    return None
+
+
+def creator_adds_demo(user: User) -> list[CreatorAdd]:
+    """The creator tries a gated product (refused: not qualified), a disqualified one (refused) and
+    an open one (accepted), through ``creator_add_product`` like the creator pages."""
+    addable = Product.objects.filter(status=c.ELIGIBLE, shop__status=c.ELIGIBLE).order_by("key")
+    tries = (
+        (addable.filter(category__gated=True).first(), CreatorAdd.Placement.SHOWCASE),
+        (Product.objects.filter(status=c.DISQUALIFIED).order_by("key").first(), CreatorAdd.Placement.VIDEO),
+        (addable.filter(category__gated=False).first(), CreatorAdd.Placement.LIVE),
+    )
+    return [
+        creator_add_product(creator=user.creator, product=product, placement=placement)
+        for product, placement in tries
+        if product is not None
+    ]
+
+
+def notifications_settle(*, emails: list[str]) -> int:
+    """Date the demo users' notifications on the day of their run, as if the users had lived the period.
+
+    Each counts as e-mailed then (loading the demo sends no mail); those older than a week are read.
+    """
+    now = timezone.now()
+    recent = now - dt.timedelta(days=UNREAD_DAYS)
+    rows = list(Notification.objects.filter(user__email__in=emails).only("id", "context", "created_at"))
+    for notification in rows:
+        as_of = (notification.context or {}).get("as_of")
+        if as_of:
+            at = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(as_of), dt.time(3)))
+            notification.created_at = min(at, now)
+        notification.emailed_at = notification.created_at
+        notification.read_at = (
+            notification.created_at + dt.timedelta(hours=2) if notification.created_at < recent else None
+        )
+    Notification.objects.bulk_update(rows, ["created_at", "emailed_at", "read_at"], batch_size=500)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class TourStop:
+    who: str
+    url: str
+    what: str
+
+
+def demo_tour(*, appeal: Appeal | None, adds: list[CreatorAdd]) -> list[TourStop]:
+    """Where each demo login finds the stories of the data (paths on the local server)."""
+    seller = User.objects.get(email=SELLER_EMAIL)
+    sellers = seller.sellers.values("id")
+    shops = Counter(Shop.objects.filter(seller__in=sellers).values_list("status", flat=True))
+    restricted = Shop.objects.filter(seller__in=sellers, status=c.RESTRICTED).order_by("key").first()
+    warned = Product.objects.filter(shop__seller__in=sellers, status=c.WARNING).count()
+    unread = Notification.objects.filter(user=seller, read_at__isnull=True).count()
+    total = Notification.objects.filter(user=seller).count()
+    stops = [
+        TourStop(SELLER_EMAIL, reverse("portfolio"), f"{sum(shops.values())} shops: " + _counts_text(shops)),
+    ]
+    if restricted is not None:
+        stops.append(
+            TourStop(
+                SELLER_EMAIL,
+                reverse("shop_detail", args=[restricted.key]),
+                f"{restricted.name}, RESTRICTED ({', '.join(restricted.reasons)})",
+            )
+        )
+    stops.append(TourStop(SELLER_EMAIL, f"{reverse('product_list')}?status=WARNING", f"{warned} warned products"))
+    if appeal is not None:
+        files = appeal.evidence.count()
+        stops.append(
+            TourStop(
+                SELLER_EMAIL,
+                reverse("appeal_detail", args=[appeal.pk]),
+                f"a pending appeal of {appeal.entity_key} with {files} evidence files",
+            )
+        )
+    stops.append(TourStop(SELLER_EMAIL, reverse("notifications"), f"{unread} unread of {total} notifications"))
+    refused = sum(not add.accepted for add in adds)
+    stops.append(
+        TourStop(
+            CREATOR_EMAIL, reverse("creator_home"), f"{refused} refused and {len(adds) - refused} accepted product adds"
+        )
+    )
+    stops.append(TourStop("ops@demo.test", reverse("ops_overview"), "the daily runs and what needs review"))
+    if appeal is not None:
+        stops.append(
+            TourStop("ops@demo.test", reverse("ops_appeal_detail", args=[appeal.pk]), "decide the pending appeal")
+        )
+    stops.append(
+        TourStop(
+            "admin@demo.test", reverse("ops_rulesets"), "rule sets; new drafts and their activation are the ops admin's"
+        )
+    )
+    stops.append(TourStop("every login", reverse("privacy_centre"), "privacy centre: consents, requests, my data"))
+    return stops
+
+
+def _counts_text(counter: Counter) -> str:
+    return ", ".join(f"{counter[status]} {status}" for status in c.SHOP_STATUSES if counter.get(status))
 
 
 # The whole seed ------------------------------------------------------------------------------------------
@@ -828,33 +1018,50 @@ class DemoSummary:
     memberships_removed: int
     history_rows: int
     logins: list[DemoLogin]
+    tour: list[TourStop]
+    policy_version: int | None
     seconds: float
 
 
 def demo_seed(*, config: DemoConfig, progress: Callable[[DayReport], None] | None = None) -> DemoSummary:
-    """Import and evaluate every day of the demo period, create plans and users; all or nothing."""
+    """Import and evaluate every day of the demo period, create plans, users and their activity.
+
+    All or nothing. The users join after the first day's verdicts (a starting point, not news)
+    and before every later run, so each change of the period reaches their inboxes.
+    """
     started = time.monotonic()
     world = build_world(config)
     # A separate stream, so that plans never change the feeds of a seed.
     plan_rng = random.Random(f"{config.seed}:plans")
+    logins: list[DemoLogin] = []
     with transaction.atomic():
         for index, day in enumerate(world.days):
             result = feed_import(files=render_feed(world, index), as_of=day)
             run = evaluation_run_inline(as_of=day)
             if index == 0:
                 plans_create(world, plan_rng)
+                logins = users_create(world)
             if progress is not None:
                 rows = sum(counts["rows"] for counts in result.counts.values())
                 progress(DayReport(index + 1, config.days, day, rows, run.changed))
-        logins = users_create(world)
-    return _summary(world, logins, seconds=time.monotonic() - started)
+        # The imports flag licences over the shop limit only once committed; flagged here, ops
+        # find them in their inboxes like the rest (and the commit mails nobody).
+        licences_flag_refresh()
+        appeal = appeal_demo_submit(User.objects.get(email=SELLER_EMAIL))
+        adds = creator_adds_demo(User.objects.get(email=CREATOR_EMAIL))
+        notifications_settle(emails=[login.email for login in logins])
+    tour = demo_tour(appeal=appeal, adds=adds)
+    return _summary(world, logins, tour=tour, seconds=time.monotonic() - started)
 
 
 def _status_counts(model: type[models.Model]) -> Counter:
     return Counter(dict(model.objects.values_list("status").annotate(n=Count("id")).order_by()))
 
 
-def _summary(world: DemoWorld, logins: list[DemoLogin], *, seconds: float) -> DemoSummary:
+def _summary(world: DemoWorld, logins: list[DemoLogin], *, tour: list[TourStop], seconds: float) -> DemoSummary:
+    from privacy.selectors import policy_current
+
+    policy = policy_current()
     terminated = Q(status=AffiliatePlan.Status.TERMINATED)
     plans = AffiliatePlan.objects.aggregate(total=Count("id"), terminated=Count("id", filter=terminated))
     removed = Q(removed_at__isnull=False)
@@ -871,5 +1078,7 @@ def _summary(world: DemoWorld, logins: list[DemoLogin], *, seconds: float) -> De
         memberships_removed=memberships["removed"],
         history_rows=StatusHistory.objects.count(),
         logins=logins,
+        tour=tour,
+        policy_version=policy.version if policy else None,
         seconds=seconds,
     )

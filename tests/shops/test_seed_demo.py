@@ -12,9 +12,21 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from affiliate.models import AffiliatePlan, Creator, CreatorSnapshot, PlanProduct
-from shops.demo import DEMO_PASSWORD, TIER_COMMISSION_CAP, DemoConfig, build_world, render_feed
-from shops.models import EvaluationRun, Product, ProductSnapshot, Shop, ShopSnapshot, StatusHistory, User
+from affiliate.models import AffiliatePlan, Creator, CreatorAdd, CreatorSnapshot, PlanProduct
+from privacy.selectors import policy_acceptance_required
+from shops.demo import DEMO_OTP_SECRET, DEMO_PASSWORD, TIER_COMMISSION_CAP, DemoConfig, build_world, render_feed
+from shops.models import (
+    Appeal,
+    EvaluationRun,
+    Notification,
+    Product,
+    ProductSnapshot,
+    Shop,
+    ShopSnapshot,
+    StatusHistory,
+    User,
+)
+from shops.services.appeals import appeal_checklist_for
 from shops.services.feeds import SPECS
 
 DAYS = 10
@@ -25,6 +37,11 @@ def seed(*extra: str) -> str:
     out = StringIO()
     call_command("seed_demo", *SMALL, *extra, stdout=out)
     return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # the demo appeal's evidence files
 
 
 @pytest.fixture
@@ -121,6 +138,49 @@ def test_demo_users_log_in_with_the_printed_password(output):
     )
     admin = User.objects.get(email="admin@demo.test")
     assert (admin.role, admin.is_staff, admin.is_superuser) == ("ops_admin", True, True)
+
+
+def test_the_demo_users_exist_before_the_runs_that_change_verdicts_and_have_their_notifications(output):
+    seller = User.objects.get(email="seller@demo.test")
+    verdicts = Notification.objects.filter(user=seller, context__event="verdict.changed")
+    assert verdicts.exists()
+    days = {notification.context["as_of"] for notification in verdicts}
+    first_day = timezone.localdate() - dt.timedelta(days=DAYS - 1)
+    assert first_day.isoformat() not in days  # the first verdicts are the starting point, not news
+    # Dated on the day of their run; older than a week read; nothing left for the e-mail sender.
+    for notification in verdicts:
+        assert timezone.localdate(notification.created_at).isoformat() == notification.context["as_of"]
+        old = notification.created_at < timezone.now() - dt.timedelta(days=7)
+        assert (notification.read_at is not None) == old
+    assert not Notification.objects.filter(emailed_at=None).exists()
+    assert Notification.objects.filter(user__email="creator@demo.test").exists()
+
+
+def test_a_pending_appeal_with_a_file_for_each_checklist_item(output):
+    appeal = Appeal.objects.get()
+    assert (appeal.state, appeal.submitted_by.email) == ("submitted", "seller@demo.test")
+    items = {item.key for item in appeal_checklist_for(appeal.reason_codes)}
+    assert items and set(appeal.evidence.values_list("item", flat=True)) == items
+    evidence = appeal.evidence.first()
+    with evidence.file.open("rb") as handle:
+        assert handle.read().startswith(b"%PDF-1.4")
+    assert f"/appeals/{appeal.pk}/" in output and f"/ops/appeals/{appeal.pk}/" in output
+
+
+def test_the_creator_has_refused_adds_and_an_accepted_one(output):
+    adds = CreatorAdd.objects.filter(creator__users__email="creator@demo.test")
+    assert adds.filter(accepted=False).count() == 2 and adds.filter(accepted=True).count() == 1
+    assert "2 refused and 1 accepted product adds" in output
+
+
+def test_every_demo_login_accepted_the_policy_and_ops_have_the_printed_second_factor(output):
+    for user in User.objects.filter(email__endswith="@demo.test"):
+        assert policy_acceptance_required(user=user) is None, user.email
+        assert user.otp_enabled == user.is_ops, user.email
+        if user.is_ops:
+            assert user.otp_secret == DEMO_OTP_SECRET
+    assert DEMO_OTP_SECRET in output and "pyotp.TOTP(" in output
+    assert "Privacy policy version 1 is in force and accepted by every demo login" in output
 
 
 def test_the_output_reports_each_day_and_summarises_statuses_plans_and_the_admin_url(output):

@@ -11,13 +11,15 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from shops.demo import DEMO_PASSWORD, DayReport, DemoConfig, DemoSummary, demo_seed
+from shops.demo import DEMO_OTP_SECRET, DEMO_PASSWORD, DayReport, DemoConfig, DemoSummary, demo_seed
 from shops.models import Shop
 from shops.rules import codes as c
 
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
-# Each run logs its start and end; the command already prints one line per day.
-EVALUATION_LOGGER = "shops.services.evaluation"
+BASE_URL = "http://127.0.0.1:8000"
+ADMIN_URL = f"{BASE_URL}/admin/"
+# Each run logs its start and end, and each in-process task its success; the command already
+# prints one line per day.
+QUIET_LOGGERS = ("shops.services.evaluation", "celery.app.trace", "shops.services.webhooks")
 
 
 def _at_least(minimum: int):
@@ -34,15 +36,17 @@ def _at_least(minimum: int):
 
 
 @contextmanager
-def _quiet(name: str, *, unless: bool) -> Iterator[None]:
-    logger = logging.getLogger(name)
-    previous = logger.level
+def _quiet(names: tuple[str, ...], *, unless: bool) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
+    previous = [logger.level for logger in loggers]
     if not unless:
-        logger.setLevel(logging.WARNING)
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        logger.setLevel(previous)
+        for logger, level in zip(loggers, previous, strict=True):
+            logger.setLevel(level)
 
 
 def _counts(counter: Counter, statuses: tuple[str, ...]) -> str:
@@ -72,7 +76,7 @@ class Command(BaseCommand):
             f"Loading {days} days of demo data (seed {seed}): {shops:,} shops, {products:,} products, "
             f"{creators:,} creators, {config.first_day} to {config.last_day}."
         )
-        with _quiet(EVALUATION_LOGGER, unless=verbosity >= 2):
+        with _quiet(QUIET_LOGGERS, unless=verbosity >= 2):
             summary = demo_seed(config=config, progress=self._day)
         self._summary(summary)
 
@@ -96,10 +100,27 @@ class Command(BaseCommand):
         )
         write(f"  history     {summary.history_rows:,} status changes")
         write("")
-        write(f"Demo logins (demo data only; every password is {DEMO_PASSWORD}):")
+        write(
+            f"Demo logins (demo data only; every password is {DEMO_PASSWORD}), sign in at {BASE_URL}/accounts/login/:"
+        )
         width = max(len(login.email) for login in summary.logins)
         write(f"  {'email':<{width}}  {'password':<{len(DEMO_PASSWORD)}}  {'role':<9}  who")
         for login in summary.logins:
             write(f"  {login.email:<{width}}  {DEMO_PASSWORD}  {login.role:<9}  {login.note}")
         write("")
-        write(f"Only the admin exists as a UI for now: {ADMIN_URL} (log in as admin@demo.test)")
+        write(f"Ops logins then ask for a one-time code; the secret of both (demo data only) is {DEMO_OTP_SECRET}")
+        write("  add it to an authenticator app, or get the current code:")
+        write(f"  code: run `.venv/bin/python -c 'import pyotp; print(pyotp.TOTP(\"{DEMO_OTP_SECRET}\").now())'`")
+        write("")
+        if summary.policy_version is not None:
+            write(
+                f"Privacy policy version {summary.policy_version} is in force and accepted by every demo login: "
+                "nobody is stopped on the acceptance page."
+            )
+            write("")
+        write("Where to look (each login lands on its home page at /):")
+        who_width = max(len(stop.who) for stop in summary.tour)
+        url_width = max(len(stop.url) for stop in summary.tour)
+        for stop in summary.tour:
+            write(f"  {stop.who:<{who_width}}  {stop.url:<{url_width}}  {stop.what}")
+        write(f"  and the Django admin at {ADMIN_URL} (admin@demo.test)")

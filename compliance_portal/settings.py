@@ -111,6 +111,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Internationalisation ------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+# English short dates as "7 Dec 2026, 14:05" (not the US "12/07/2026 2:05 p.m.").
+FORMAT_MODULE_PATH = ["compliance_portal.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True

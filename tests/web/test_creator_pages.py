@@ -252,7 +252,7 @@ def test_the_forecast_dates_when_the_falling_pps_crosses_the_minimum(client, wor
     assert (shown.falling, shown.rate, shown.threshold) == (True, "0.02", "3.5")
     body = response.content.decode()
     assert "Falling by about 0.02 a day." in body
-    assert f"drops below 3.5 around <strong>{forecast.crosses_on:%b}" in body
+    assert f"drops below 3.5 around <strong>{forecast.crosses_on.day} {forecast.crosses_on:%b %Y}</strong>" in body
 
 
 def test_without_enough_days_there_is_no_forecast(client, world):

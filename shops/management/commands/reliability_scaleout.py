@@ -19,7 +19,7 @@ def int_list(value: str) -> list[int]:
 class Command(BaseCommand):
     help = (
         "Scale-out of the daily run on Celery workers: builds the benchmark data set once (plus a first run "
-        "and a day of ~5 %% changing), then for every worker count and chunk size runs that same day on a "
+        "and a day of ~5 % changing), then for every worker count and chunk size runs that same day on a "
         "copy of the database (CREATE DATABASE ... TEMPLATE) with that many worker processes, and prints "
         "seconds, speed-up and the status checksum. Exits non-zero if the checksums differ."
     )

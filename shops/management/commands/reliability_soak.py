@@ -8,7 +8,7 @@ from shops import benchmark, reliability
 
 class Command(BaseCommand):
     help = (
-        "Memory of Celery workers over repeated daily runs: runs day after day (~5 %% changing each) on the "
+        "Memory of Celery workers over repeated daily runs: runs day after day (~5 % changing each) on the "
         "same worker processes, prints each worker's memory (RSS of the worker and its pool) after every run, "
         "checks every run's invariants, and exits non-zero if memory keeps growing after the first runs."
     )

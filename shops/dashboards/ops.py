@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -151,28 +153,31 @@ class ChangeRow:
 
 
 def status_changes(now: dt.datetime, last_run: EvaluationRun | None) -> list[ChangeRow]:
-    """History rows by entity and new status: of the runs started in the last day, and of the last run.
+    """Verdicts changed, by entity and new status: by the runs started in the last day, and by the last run.
 
-    Every history row is written by a run, so selecting by run uses the (run, entity, entity_id)
-    index instead of scanning the whole history by date.
+    Every history row is written by a run, and in the same transaction the run adds it to its
+    counters (``stats[entity]["transitions"]``, ``"OLD->NEW": n``): one query for the runs'
+    counters, instead of counting their history rows (2.1M for a first run at 1M products).
     """
-    recent_runs = EvaluationRun.objects.filter(started_at__gte=now - dt.timedelta(days=1)).values("id")
     last_id = last_run.pk if last_run else None
-    rows = (
-        StatusHistory.objects.filter(Q(run_id__in=recent_runs) | Q(run_id=last_id))
-        .order_by()
-        .values_list("entity", "new_status")
-        .annotate(
-            day=Count("id", filter=Q(run_id__in=recent_runs)),
-            last=Count("id", filter=Q(run_id=last_id)),
-        )
+    runs = EvaluationRun.objects.filter(Q(started_at__gte=now - dt.timedelta(days=1)) | Q(pk=last_id)).values_list(
+        "pk", "started_at", "stats"
     )
-    found = {(entity, status): (day, last) for entity, status, day, last in rows}
+    day: Counter = Counter()
+    last: Counter = Counter()
+    for pk, started_at, stats in runs:
+        for entity, entity_stats in (stats or {}).items():
+            for transition, count in (entity_stats.get("transitions") or {}).items():
+                key = (entity, transition.rsplit("->", 1)[-1])
+                if started_at >= now - dt.timedelta(days=1):
+                    day[key] += count
+                if pk == last_id:
+                    last[key] += count
     ordered = []
     for entity, statuses in STATUSES.items():
         for status in statuses:
-            if (entity, status) in found:
-                ordered.append(ChangeRow(entity, status, *found[entity, status]))
+            if (entity, status) in day or (entity, status) in last:
+                ordered.append(ChangeRow(entity, status, day[entity, status], last[entity, status]))
     return ordered
 
 
@@ -257,6 +262,30 @@ def disqualified_verdicts(*, entity: str = "", q: str = "", market: str = "") ->
     return rows.order_by("-id")
 
 
+def disqualified_count(entity: str = "") -> int:
+    """How many rows ``disqualified_verdicts(entity=entity)`` holds, from the runs' counters.
+
+    Each run counts its history rows by transition (``stats[entity]["transitions"]``) in the
+    transaction that writes them, so the sum over the runs is the count of the history rows,
+    without counting them (a number that grows by tens of thousands a day at 1M products).
+    """
+    entities = [entity] if entity in (Entity.SHOP, Entity.PRODUCT) else [Entity.SHOP, Entity.PRODUCT]
+    total = 0
+    for stats in EvaluationRun.objects.exclude(changed=0).values_list("stats", flat=True).iterator():
+        for name in entities:
+            transitions = ((stats or {}).get(name) or {}).get("transitions") or {}
+            total += sum(n for label, n in transitions.items() if label.rsplit("->", 1)[-1] == c.DISQUALIFIED)
+    return total
+
+
+def review_page(*, entity: str = "", q: str = "", market: str = "", page: str | int | None = None) -> Page:
+    """One page of the review queue; unsearched, its count comes from the runs' counters."""
+    paginator = Paginator(disqualified_verdicts(entity=entity, q=q, market=market), PAGE_SIZE)
+    if not q and not market:
+        paginator.count = disqualified_count(entity)
+    return paginator.get_page(page)
+
+
 def review_rows(history: Sequence[StatusHistory], now: dt.datetime) -> list[ReviewRow]:
     """Each history row with its entity, seller, worded reasons, active override and appeals: 6 queries."""
     shop_ids = [row.entity_id for row in history if row.entity == Entity.SHOP]
@@ -299,7 +328,18 @@ def review_rows(history: Sequence[StatusHistory], now: dt.datetime) -> list[Revi
 
 
 def shop_markets() -> list[str]:
-    return list(Shop.objects.order_by("market").values_list("market", flat=True).distinct())
+    """The markets shops are in: one index probe per market (a "skip scan"), not a DISTINCT over every shop."""
+    table = connection.ops.quote_name(Shop._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH RECURSIVE markets(market) AS (
+                    SELECT min(market) FROM {table}
+                    UNION ALL
+                    SELECT (SELECT min(market) FROM {table} WHERE market > markets.market)
+                    FROM markets WHERE markets.market IS NOT NULL)
+                SELECT market FROM markets WHERE market IS NOT NULL"""  # noqa: S608  # nosec B608 # table name from model metadata, no values
+        )
+        return [market for (market,) in cursor.fetchall()]
 
 
 # Appeals ----------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def ops_review_queue(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:64]
     market = request.GET.get("market", "")[:8]
     now = timezone.now()
-    page = board.paginate(board.disqualified_verdicts(entity=entity, q=q, market=market), request.GET.get("page"))
+    page = board.review_page(entity=entity, q=q, market=market, page=request.GET.get("page"))
     context = {
         "page": page,
         "rows": board.review_rows(page.object_list, now),

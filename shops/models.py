@@ -20,8 +20,12 @@ SHOP_STATUS_CHOICES = [(s, s) for s in c.SHOP_STATUSES]
 PRODUCT_STATUS_CHOICES = [(s, s) for s in c.PRODUCT_STATUSES]
 CREATOR_STATUS_CHOICES = [(s, s) for s in c.CREATOR_STATUSES]
 ACCOUNT_STATUS_CHOICES = [(s, s) for s in c.ACCOUNT_STATUSES]
-LISTING_STATUS_CHOICES = [(s, s) for s in c.LISTING_STATUSES]
-TIER_CHOICES = [(t, t) for t in c.TIERS]
+LISTING_STATUS_CHOICES = [
+    (c.LISTING_LIVE, _("Live")),
+    (c.LISTING_STATUS_DELISTED, _("Delisted")),
+    (c.LISTING_STATUS_FROZEN, _("Frozen")),
+]
+TIER_CHOICES = [("bronze", _("Bronze")), ("silver", _("Silver")), ("gold", _("Gold")), ("platinum", _("Platinum"))]
 SCORE_FIELD = {"max_digits": 8, "decimal_places": 4}
 
 

@@ -91,6 +91,7 @@ check-deploy: $(STAMP)
 		DATABASE_URL=postgres://compliance@127.0.0.1:5432/compliance_portal \
 		REDIS_URL=redis://127.0.0.1:6379/0 \
 		FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+		FIELD_HASH_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 		ALLOWED_HOSTS=example.com \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
@@ -105,6 +106,7 @@ compose-check:
 	fi; \
 	SECRET_KEY="$${SECRET_KEY:-placeholder}" \
 	FIELD_ENCRYPTION_KEYS="$${FIELD_ENCRYPTION_KEYS:-placeholder}" \
+	FIELD_HASH_KEY="$${FIELD_HASH_KEY:-placeholder}" \
 	POSTGRES_PASSWORD="$${POSTGRES_PASSWORD:-placeholder}" \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-example.com}" \
 	$$compose config -q && echo "docker-compose.yml is valid ($$compose)"

@@ -24,7 +24,8 @@ if ENVIRONMENT not in {"local", "production"}:
 PRODUCTION = ENVIRONMENT == "production"
 
 if PRODUCTION:
-    _required = ["SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS"]
+    # FIELD_HASH_KEY: lookups by keyed hash must survive a rotation of SECRET_KEY.
+    _required = ["SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "ALLOWED_HOSTS"]
     _missing = [name for name in _required if not env_str(name)]
     if not (env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")):
         _missing.append("CELERY_BROKER_URL or REDIS_URL")

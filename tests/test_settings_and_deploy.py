@@ -25,6 +25,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/compliance_portal",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "FIELD_HASH_KEY": secrets.token_urlsafe(32),
     "ALLOWED_HOSTS": "example.com",
 }
 
@@ -66,6 +67,7 @@ def run_python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
         (["SECRET_KEY"], "SECRET_KEY"),
         (["DATABASE_URL"], "DATABASE_URL"),
         (["FIELD_ENCRYPTION_KEYS"], "FIELD_ENCRYPTION_KEYS"),
+        (["FIELD_HASH_KEY"], "FIELD_HASH_KEY"),
         (["ALLOWED_HOSTS"], "ALLOWED_HOSTS"),
         (["REDIS_URL"], "CELERY_BROKER_URL or REDIS_URL"),
     ],

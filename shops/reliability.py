@@ -981,7 +981,15 @@ class RedisServer:
 
 # A feed that changes no verdict (a new empty category), so that the run's checks stay exact.
 OUTBOX_FEED = b"category_id,parent_id,name,name_zh,gated,avg_nrr_30d\nREL-OUTBOX,,Outbox check,,false,\n"
-READ_PATHS = ("/healthz", "/admin/login/", "/api/v1/shops/{shop}/", "/api/v1/products/?page_size=50")
+# Pages, read as a signed-in ops user: the session lives in PostgreSQL.
+PAGE_PATHS = ("/ops/", "/shops/{shop}/", "/products/", "/notifications/")
+READ_PATHS = (
+    "/healthz",
+    "/admin/login/",
+    "/api/v1/shops/{shop}/",
+    "/api/v1/products/?page_size=50",
+    *PAGE_PATHS,
+)
 
 
 def _timed(call: Callable[[], object]) -> tuple[object, float]:
@@ -1012,6 +1020,7 @@ def redis_down_scenario(*, out: Out, media_root: str, limit_seconds: float = 1.0
     _, token = api_token_create(user=ops, scopes=["eligibility:read", "feeds:write"], purpose="Redis-down checks")
     shop = Shop.objects.order_by("id").values_list("key", flat=True).first()
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "reliability-redis-down/1.0"}
+    page_headers = {"Cookie": session_cookie(ops), "User-Agent": "reliability-redis-down/1.0"}
     env = {
         "CELERY_BROKER_URL": redis_server.url,
         "RATE_LIMIT_REDIS_URL": redis_server.url,
@@ -1024,6 +1033,10 @@ def redis_down_scenario(*, out: Out, media_root: str, limit_seconds: float = 1.0
             base = f"http://127.0.0.1:{port}"
 
             def get(path: str):
+                if path in PAGE_PATHS:  # a redirect would be to the sign-in page: not served
+                    return requests.get(
+                        base + path.format(shop=shop), headers=page_headers, timeout=10, allow_redirects=False
+                    )
                 return requests.get(base + path.format(shop=shop), headers=headers, timeout=10)
 
             for path in READ_PATHS:

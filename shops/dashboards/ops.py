@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from affiliate.models import AffiliatePlan, Creator
 from shops.api.eligibility_serializers import baseline_shown, inputs_shown, reasons_rendered
 from shops.appeal_checklists import ChecklistItem
+from shops.dashboards.seller import INPUT_LABELS
 from shops.eligibility import thresholds_by_version
 from shops.models import (
     Appeal,
@@ -257,6 +258,28 @@ def overview(now: dt.datetime) -> Overview:
     )
 
 
+# The figures a verdict rests on, named as on the seller's pages (shops) and in the rules.
+OPS_INPUT_LABELS = {
+    **INPUT_LABELS,
+    "nrr": gettext_lazy("Negative review rate"),
+    "reviews_30d": gettext_lazy("Reviews (30 days)"),
+    "negative_reviews_30d": gettext_lazy("Negative reviews (30 days)"),
+    "listing_status": gettext_lazy("Listing"),
+    "counterfeit_flag": gettext_lazy("Counterfeit flag"),
+    "shop_status": gettext_lazy("Shop status"),
+    "appeal_failed": gettext_lazy("Appeal already failed"),
+    "pps": gettext_lazy("Promotion performance score (PPS)"),
+    "chr": gettext_lazy("Creator health rating (CHR)"),
+}
+
+
+def inputs_labelled(inputs: dict | None) -> dict | None:
+    """A verdict's inputs keyed by their names in words (unknown ones keep their own name)."""
+    if inputs is None:
+        return None
+    return {str(OPS_INPUT_LABELS.get(name, name)): value for name, value in inputs.items()}
+
+
 # Disqualification review queue ------------------------------------------------------------------
 
 
@@ -345,7 +368,7 @@ def review_rows(history: Sequence[StatusHistory], now: dt.datetime) -> list[Revi
                 seller_key=seller.key if seller else "",
                 market=market,
                 reasons=reasons_rendered(row.new_reasons, thresholds.get(row.ruleset_version)),
-                inputs=inputs_shown(row.inputs),
+                inputs=inputs_labelled(inputs_shown(row.inputs)),
                 baseline=baseline_shown(row.baseline),
                 override=overrides[row.entity].get(row.entity_id),
                 appeals=appeals.get(row.pk, []),
@@ -443,7 +466,7 @@ def appeal_review(appeal: Appeal, now: dt.datetime) -> AppealReview:
         checklist=[ChecklistRow(item, [e for e in evidence if e.item == item.key]) for item in checklist],
         unlisted=[e for e in evidence if e.item not in keys],
         reasons=reasons_rendered(appeal.reason_codes, thresholds),
-        inputs=inputs_shown(verdict.inputs),
+        inputs=inputs_labelled(inputs_shown(verdict.inputs)),
         baseline=baseline_shown(verdict.baseline),
         previous=previous,
         target=target,

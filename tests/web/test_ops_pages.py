@@ -273,7 +273,7 @@ def test_the_review_queue_lists_disqualifying_verdicts_newest_first_with_reasons
     assert "Shop Performance Score is below 3" in body  # the worded reason, with the rule set's threshold
     assert "Seller" in rows[1].seller_name and rows[1].seller_key == "SEL-A"
     assert f"rules v{rows[1].history.ruleset_version}" in body
-    assert "Inputs the rules read" in body and "counterfeit_flag" in body
+    assert "Inputs the rules read" in body and "Counterfeit flag" in body
     assert f"{reverse('ops_override_create')}?entity=product&amp;key=PRD-B-FAKE" in body
 
 
@@ -314,7 +314,7 @@ def test_the_appeal_detail_sets_the_checklist_against_the_evidence_with_the_verd
     for evidence in appeal.evidence.all():
         assert reverse("appeal_evidence_download", args=[evidence.pk]) in body
     assert "Complete" in body and STATEMENT in body
-    assert "SPS_BELOW_ELIGIBLE" in body and "Inputs the rules read" in body and "sps" in body
+    assert "SPS_BELOW_ELIGIBLE" in body and "Inputs the rules read" in body and "Shop Performance Score" in body
     assert "Approve appeal" in body and "Reject appeal" in body
 
 

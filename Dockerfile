@@ -27,7 +27,13 @@ COPY --from=assets /vendor/ shops/static/vendor/
 # collectstatic reads settings only, so it runs under the local defaults: the production secrets
 # are given when the container starts, never baked into the image.
 RUN COMPLIANCE_ENV=local STATIC_MANIFEST=1 python manage.py collectstatic --no-input \
-    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app
+    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app \
+    && mkdir -p /data/media /data/private/exports && chown -R app:app /data
+
+# Uploaded evidence and privacy exports: written by the web server and the worker, read by both
+# (docker-compose.yml mounts one volume here for both).
+ENV MEDIA_ROOT=/data/media \
+    PRIVACY_EXPORT_ROOT=/data/private/exports
 
 USER app
 ENV COMPLIANCE_ENV=production

@@ -103,13 +103,17 @@ def notifications_email_task() -> int:
     """E-mail the notifications of users who want them at once.
 
     Not while an evaluation run is going: its chunks would wait behind the rendering of
-    thousands of e-mails on the same workers. The run queues this task when it finishes.
+    thousands of e-mails on the same workers. A run that starts while this task is sending makes
+    it stop after the current batch of users. The run queues this task again when it finishes.
     """
     from shops.services.notification_email import notifications_email_pending
 
-    if EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).exists():
+    def run_going() -> bool:
+        return EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).exists()
+
+    if run_going():
         return 0
-    return notifications_email_pending(digest=False)
+    return notifications_email_pending(digest=False, stop=run_going)
 
 
 @shared_task

@@ -10,7 +10,7 @@ nothing left to claim.
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -34,12 +34,21 @@ USERS_PER_BATCH = 200
 MAX_SUBJECT_LENGTH = 120
 
 
-def notifications_email_pending(*, digest: bool, now: dt.datetime | None = None) -> int:
-    """Send what is pending for users in the given mode; returns the number of e-mails sent."""
+def notifications_email_pending(
+    *, digest: bool, now: dt.datetime | None = None, stop: Callable[[], bool] | None = None
+) -> int:
+    """Send what is pending for users in the given mode; returns the number of e-mails sent.
+
+    ``stop`` is asked before each batch of users: when it answers true, the rest stays pending
+    for the next call (the immediate e-mails give way to an evaluation run that has started).
+    """
     now = now or timezone.now()
     user_ids = list(_pending(digest=digest, now=now).order_by("user_id").values_list("user_id", flat=True).distinct())
     sent = 0
     for start in range(0, len(user_ids), USERS_PER_BATCH):
+        if stop is not None and stop():
+            logger.info("E-mails paused after %s sent: %s users wait for the next call", sent, len(user_ids) - start)
+            break
         claimed = _claim(user_ids[start : start + USERS_PER_BATCH], digest=digest, now=now)
         sent += _send(claimed, digest=digest, claimed_at=now)
     return sent

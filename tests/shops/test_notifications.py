@@ -10,7 +10,8 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
-from shops.models import Notification, SellerMembership, User
+from shops.models import EvaluationRun, Notification, SellerMembership, User
+from shops.services import notification_email
 from shops.services.evaluation import evaluation_run_inline
 from shops.services.notification_email import EMAIL_MAX_AGE, notifications_email_pending
 from shops.services.notification_render import EVENT_TITLES, notification_render
@@ -175,6 +176,31 @@ def test_a_user_another_sender_is_mailing_is_skipped_rather_than_mailed_twice():
         thread.join(10)
     assert notifications_email_pending(digest=False) == 1
     assert len(mail.outbox) == 1
+
+
+class RunStartsWhileMailing(EmailBackend):
+    """The mail server, while an evaluation run starts elsewhere after the first message."""
+
+    def send_messages(self, messages):
+        if not EvaluationRun.objects.exists():
+            EvaluationRun.objects.create(as_of=DAY, state=EvaluationRun.State.RUNNING, chunk_size=10, total=1)
+        return super().send_messages(messages)
+
+
+def test_a_run_that_starts_while_mailing_stops_the_mailing_after_the_current_batch(monkeypatch, settings):
+    monkeypatch.setattr(notification_email, "USERS_PER_BATCH", 2)
+    settings.EMAIL_BACKEND = f"{__name__}.RunStartsWhileMailing"
+    for n in range(5):
+        user = make_user(email=f"user{n}@example.com")
+        Notification.objects.create(user=user, kind="warning", subject="shop:SHOP-1", context={}, dedupe_key=f"e:{n}")
+
+    # The run's chunks do not wait behind the other three users' e-mails: they stay pending.
+    assert notifications_email_task() == 2
+    assert Notification.objects.filter(emailed_at__isnull=True).count() == 3
+
+    EvaluationRun.objects.update(state=EvaluationRun.State.SUCCEEDED)
+    assert notifications_email_task() == 3
+    assert len(mail.outbox) == 5 and not Notification.objects.filter(emailed_at__isnull=True).exists()
 
 
 # Digest ---------------------------------------------------------------------------------------

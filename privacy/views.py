@@ -323,6 +323,14 @@ def request_detail(request, reference: str):
     )
 
 
+def _say_form_errors(request, form) -> None:
+    """A form posted to a page that redirects: its errors go with the next page, named by field."""
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        for message in errors:
+            messages.error(request, f"{label}: {message}" if label else message)
+
+
 @login_required
 @require_POST
 def request_verify(request, reference: str):
@@ -336,6 +344,8 @@ def request_verify(request, reference: str):
                 messages.error(request, message)
         else:
             messages.success(request, _("Your identity is verified and your request is received."))
+    else:
+        _say_form_errors(request, form)
     return redirect("privacy_request_detail", reference=reference)
 
 
@@ -352,6 +362,8 @@ def request_resend(request, reference: str):
                 messages.error(request, message)
         else:
             messages.success(request, _("We e-mailed you a new code."))
+    else:
+        _say_form_errors(request, form)
     return redirect("privacy_request_detail", reference=reference)
 
 
@@ -512,9 +524,7 @@ def ops_request_action(request, reference: str, action: str):
     forms = {"extend": ExtendForm, "refuse": RefuseForm, "complete": CompleteForm}
     form = forms[action](request.POST) if action in forms else None
     if form is not None and not form.is_valid():
-        for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
+        _say_form_errors(request, form)
         return redirect("privacy_ops_request", reference=reference)
     try:
         if action == "start":

@@ -254,6 +254,18 @@ def test_filing_a_request_from_the_page_then_entering_the_code(client, alice):
     assert "Answer due by" in page and request.due_at.strftime("%Y") in page
 
 
+def test_an_empty_code_is_answered_with_an_error_naming_the_field(client, alice):
+    signed_in(client, alice)
+    client.post(reverse("privacy_request_new"), {"kind": "deletion", "password": "pw-123456!"})
+    request = RightsRequest.objects.get(requester=alice)
+
+    response = client.post(reverse("privacy_request_verify", args=[request.reference]), {"code": ""}, follow=True)
+
+    request.refresh_from_db()
+    assert request.state != "received"
+    assert "Code from the e-mail: This field is required." in response.content.decode()
+
+
 def test_a_wrong_password_on_the_form_is_shown_at_the_field(client, alice):
     page = (
         signed_in(client, alice)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -281,9 +281,14 @@ def _status_counts(visible: QuerySet[Shop], overridden: Mapping[int, tuple[str |
     return counts
 
 
-def _severity() -> Case:
-    """``severity`` in SQL, to order a whole portfolio before it is paginated."""
-    whens = [When(status=status, then=Value(rank)) for status, rank in SEVERITY.items() if status is not None]
+def _severity(overridden) -> Case:
+    """``severity`` in SQL, to order a whole portfolio before it is paginated: of the status shown,
+    which is an override's where ops set one."""
+    by_override = defaultdict(list)
+    for shop_id, (_computed, override) in overridden.items():
+        by_override[override.status].append(shop_id)
+    whens = [When(pk__in=ids, then=Value(severity(status))) for status, ids in by_override.items()]
+    whens += [When(status=status, then=Value(rank)) for status, rank in SEVERITY.items() if status is not None]
     return Case(
         *whens, When(status__isnull=True, then=Value(SEVERITY[None])), default=Value(3), output_field=IntegerField()
     )
@@ -355,7 +360,7 @@ def seller_portfolio(
         recent, changed_ids = _changed_since(visible, since, CHANGED_SHOWN if summary else 0)
     shops = (
         with_seller_label(_filtered(visible, filters, overridden))
-        .annotate(severity=_severity())
+        .annotate(severity=_severity(overridden))
         .order_by("market", "severity", "name", "key")
     )
     page = Paginator(shops, per_page).get_page(page_number)

@@ -199,6 +199,18 @@ def test_an_ops_override_counts_as_the_shops_status_in_the_counts_and_filters(wo
     assert "Alpha Phones UK" not in html(client.get(PORTFOLIO, {"status": c.RESTRICTED}))
 
 
+def test_the_portfolio_puts_first_the_shops_in_the_worst_status_shown_overrides_included(world, client, alice, olga):
+    make_shop(seller=world["a1"].seller, key="SHOP-A3", name="Alpha Gadgets US", market="US", status=c.RESTRICTED)
+    signed_in(client, alice)
+    words = text(client.get(PORTFOLIO))
+    assert words.index("Alpha Gadgets US") < words.index("Alpha Phones US")
+
+    override_create(entity=Entity.SHOP, entity_id=world["a1"].pk, status=c.DISQUALIFIED, reason="Fraud", user=olga)
+
+    words = text(client.get(PORTFOLIO))
+    assert words.index("Alpha Phones US") < words.index("Alpha Gadgets US")
+
+
 def test_a_member_of_several_sellers_sees_all_their_shops_labelled_by_seller(world, client, alice):
     other = make_seller(key="SEL-C", legal_name="Charlie Trading Ltd")
     make_shop(seller=other, key="SHOP-C1", name="Charlie Tools", market="TH")

@@ -11,17 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from privacy.fields import EncryptedTextField
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    """Ledger rows are only inserted; erasure and retention use ``_base_manager`` on purpose."""
-
-    def update(self, **kwargs):
-        raise TypeError(f"{self.model._meta.verbose_name_plural} are append-only")
-
-    def delete(self):
-        raise TypeError(f"{self.model._meta.verbose_name_plural} are append-only")
-
+from shops.models import AppendOnlyQuerySet
 
 # Policies and consent ------------------------------------------------------------------------
 

@@ -10,12 +10,12 @@ from django.utils import timezone, translation
 
 from privacy.models import RightsRequest, RightsRequestEvent
 from shops.models import User
+from shops.services.auth import client_ip as auth_client_ip
 
 
 def client_ip(request) -> str | None:
-    """The address the request came from (the proxy in front sets REMOTE_ADDR)."""
-    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    return address or None
+    """The address the request came from, as the sign-in lock-out sees it (trusted proxies included)."""
+    return auth_client_ip(request) if request is not None else None
 
 
 def user_agent(request) -> str:

@@ -10,6 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from shops.models import ApiToken
+from shops.services.auth import client_ip as auth_client_ip
 
 TOKEN_PREFIX = "cp_"  # noqa: S105 - a marker, not a secret  # nosec B105 # a prefix marking our tokens, not a secret
 
@@ -25,7 +26,8 @@ def token_generate() -> tuple[str, str]:
 
 
 def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address behind the trusted proxies (``AUTH_TRUSTED_PROXIES``), or ""."""
+    return auth_client_ip(request) or ""
 
 
 def ip_allowed(token: ApiToken, address: str) -> bool:

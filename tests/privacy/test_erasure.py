@@ -141,23 +141,24 @@ def _world(receiver_url: str | None = None):
     return erin, seller, shop, creator, other_seller
 
 
-def _erase(erin, ops_user, captured):
+def _erase(erin, ops_user, captured, kind=Kind.DELETION):
     with captured(execute=True):
-        request = file_verified(erin, Kind.DELETION, details=f"Please delete {EMAIL} and {PHONE}")
+        request = file_verified(erin, kind, details=f"Please delete {EMAIL} and {PHONE}")
         rights_request_complete(request=request, actor=ops_user)
     request.refresh_from_db()
     return request
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("kind", [Kind.DELETION, Kind.CANCELLATION])
 def test_erasure_removes_the_person_and_keeps_the_evaluation_history_pseudonymised(
-    olga, receiver, django_capture_on_commit_callbacks
+    olga, receiver, django_capture_on_commit_callbacks, kind
 ):
     erin, seller, shop, creator, other_seller = _world(receiver.url)
     calls_before = len(receiver.calls)
     mail.outbox.clear()
 
-    request = _erase(erin, olga, django_capture_on_commit_callbacks)
+    request = _erase(erin, olga, django_capture_on_commit_callbacks, kind)
 
     erin.refresh_from_db()
     assert erin.erased_at is not None and not erin.is_active and not erin.has_usable_password()
@@ -283,9 +284,10 @@ def olga_committed(django_db_serialized_rollback, transactional_db):
 
 
 @pytest.mark.django_db
-def test_the_erased_person_cannot_sign_in_any_more(client, olga, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("kind", [Kind.DELETION, Kind.CANCELLATION])
+def test_the_erased_person_cannot_sign_in_any_more(client, olga, django_capture_on_commit_callbacks, kind):
     erin, *_ = _world()
 
-    _erase(erin, olga, django_capture_on_commit_callbacks)
+    _erase(erin, olga, django_capture_on_commit_callbacks, kind)
 
     assert not client.login(username=EMAIL, password="pw-123456!")

@@ -29,5 +29,7 @@ def test_runs_complete_exactly_once_whatever_worker_is_killed_when():
 
     print("\n".join(lines))
     assert [trial.problems for trial in trials] == [[], [], []]
-    assert sum(len(trial.kills) for trial in trials) >= 2
+    # Real SIGKILLs, not the points where a restarting worker had no process to kill.
+    killed = [kill for trial in trials for kill in trial.kills if not kill.startswith("no pool process")]
+    assert len(killed) >= 2
     assert all(trial.figures["changed"] for trial in trials)

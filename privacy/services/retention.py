@@ -29,6 +29,7 @@ from privacy.models import (
 from privacy.services.exports import export_remove_file
 from shops.models import Appeal, LoginAttempt, Notification, StatusHistory, User
 from shops.services.audit import audit_record
+from shops.services.evaluation import status_history_delete
 
 logger = logging.getLogger(__name__)
 BATCH = 10_000
@@ -115,7 +116,10 @@ def _evaluation_history(cutoff: dt.datetime) -> int:
     ).filter(created_at__lt=cutoff)
     appealed = Appeal.objects.filter(verdict_id=OuterRef("pk"))
     expired = StatusHistory._base_manager.filter(created_at__lt=cutoff).filter(Exists(superseded), ~Exists(appealed))
-    return _delete_in_batches(expired)
+    total = 0
+    while ids := list(expired.values_list("pk", flat=True)[:BATCH]):
+        total += status_history_delete(ids)
+    return total
 
 
 def _exports(cutoff: dt.datetime, now: dt.datetime) -> int:

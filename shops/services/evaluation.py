@@ -771,6 +771,27 @@ def _finish_chunk(chunk: RunChunk, changes: list[Change], *, started: dt.datetim
     return run
 
 
+def status_history_delete(ids: list[int]) -> int:
+    """Delete history rows (retention) and take them out of their runs' transition counters.
+
+    The ops pages sum those counters instead of counting millions of rows
+    (``shops.dashboards.ops``), so a row leaves both in one transaction.
+    """
+    with transaction.atomic():
+        rows = StatusHistory._base_manager.filter(pk__in=ids)
+        groups = rows.values_list("run_id", "entity", "old_status", "new_status").annotate(n=Count("id")).order_by()
+        by_run = defaultdict(list)
+        for run_id, entity, old, new, n in groups:
+            by_run[run_id].append((entity, f"{old or 'NEW'}->{new}", n))
+        for run in EvaluationRun.objects.select_for_update().filter(pk__in=by_run):
+            for entity, label, n in by_run[run.pk]:
+                transitions = (run.stats.get(entity) or {}).get("transitions") or {}
+                if label in transitions:
+                    transitions[label] = max(transitions[label] - n, 0)
+            run.save(update_fields=["stats"])
+        return rows.delete()[1].get(StatusHistory._meta.label, 0)
+
+
 def evaluation_process_chunk(*, chunk_id: int | None = None, run_id: int | None = None) -> RunChunk | None:
     """Evaluate one pending chunk atomically: the given one, or any of the run's current phase.
 

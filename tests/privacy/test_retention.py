@@ -3,6 +3,7 @@ expired, logs it, and removes nothing more when run again; ops configure it abov
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,7 +12,9 @@ from django.utils import timezone
 from privacy.models import AccessLog, AnalyticsEvent, DataExport, RetentionRun, RightsRequest
 from privacy.services.retention import retention_apply, retention_policies_ensure, retention_policy_update
 from privacy.tasks import retention_apply_task
-from shops.models import Appeal, EvaluationRun, LoginAttempt, Notification, StatusHistory
+from shops.dashboards.ops import disqualified_count, disqualified_verdicts
+from shops.models import Appeal, Entity, EvaluationRun, LoginAttempt, Notification, Shop, StatusHistory
+from shops.services.evaluation import evaluation_run_inline
 from tests.factories import make_seller, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +115,22 @@ def test_evaluation_history_is_removed_only_three_years_after_it_was_superseded(
 
     assert set(StatusHistory.objects.values_list("pk", flat=True)) == {superseded_recently.pk, current.pk}
     assert not StatusHistory.objects.filter(pk=oldest.pk).exists()
+
+
+def test_removed_history_leaves_the_ops_review_queue_count_too():
+    shop = make_shop(seller=make_seller(), sps=Decimal("2.5"))
+    evaluation_run_inline(as_of=dt.date(2026, 11, 20))
+    Shop.objects.filter(pk=shop.pk).update(sps=Decimal("4.2"))
+    evaluation_run_inline(as_of=dt.date(2026, 11, 21))
+    disqualified, eligible = StatusHistory.objects.filter(entity_id=shop.pk).order_by("id")
+    StatusHistory._base_manager.filter(pk=disqualified.pk).update(created_at=_ago(2000))
+    StatusHistory._base_manager.filter(pk=eligible.pk).update(created_at=_ago(1500))
+    assert disqualified_count(Entity.SHOP) == disqualified_verdicts(entity=Entity.SHOP).count() == 1
+
+    retention_apply(now=NOW)
+
+    assert not StatusHistory.objects.filter(pk=disqualified.pk).exists()
+    assert disqualified_count(Entity.SHOP) == disqualified_verdicts(entity=Entity.SHOP).count() == 0
 
 
 def test_a_verdict_under_appeal_is_never_removed(alice, seller_a):

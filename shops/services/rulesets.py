@@ -29,7 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -154,14 +154,44 @@ def _require_admin(user: User) -> None:
         raise PermissionDenied(_("Only ops admins can edit and activate rule sets."))
 
 
+class DraftsUnavailable(ValidationError):
+    """The store of drafts (Redis) does not answer: drafts can be neither read nor written now."""
+
+    def __init__(self):
+        message = _("Rule-set drafts are unavailable: their store (Redis) does not answer. Try again shortly.")
+        super().__init__({NON_FIELD_ERRORS: [message]})
+
+
+class _AnsweringStore:
+    """The drafts' cache, failing in under a second with ``DraftsUnavailable`` when Redis is down."""
+
+    def __init__(self, cache: BaseCache):
+        self._cache = cache
+
+    def __getattr__(self, name):
+        call = getattr(self._cache, name)
+
+        def guarded(*args, **kwargs):
+            from redis.exceptions import RedisError
+
+            try:
+                return call(*args, **kwargs)
+            except RedisError as exc:
+                raise DraftsUnavailable from exc
+
+        return guarded
+
+
 @functools.cache
-def _redis_store(url: str) -> BaseCache:
+def _redis_store(url: str) -> _AnsweringStore:
     from django.core.cache.backends.redis import RedisCache
 
-    return RedisCache(url, {"KEY_PREFIX": "cp", "TIMEOUT": int(DRAFT_TTL.total_seconds())})
+    options = {"socket_connect_timeout": 0.5, "socket_timeout": 1}
+    cache = RedisCache(url, {"KEY_PREFIX": "cp", "TIMEOUT": int(DRAFT_TTL.total_seconds()), "OPTIONS": options})
+    return _AnsweringStore(cache)
 
 
-def ruleset_draft_store() -> BaseCache:
+def ruleset_draft_store() -> BaseCache | _AnsweringStore:
     """Where drafts live: Redis shared by web and workers, or the default cache without Redis."""
     url = getattr(settings, "REDIS_URL", None)
     return _redis_store(url) if url else caches["default"]

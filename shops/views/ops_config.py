@@ -36,6 +36,7 @@ from shops.services.rulesets import (
     DRAFT_TTL,
     SHADOW_LISTED,
     DraftNotFound,
+    DraftsUnavailable,
     ShadowState,
     ruleset_activate,
     ruleset_draft_create,
@@ -151,7 +152,11 @@ class RulesetDraftForm(forms.Form):
 def rulesets(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     markets = board.rulesets_by_market(today=today)
-    drafts = [board.draft_view(draft) for draft in ruleset_drafts()]
+    try:
+        drafts = [board.draft_view(draft) for draft in ruleset_drafts()]
+    except DraftsUnavailable as exc:
+        drafts = []
+        messages.error(request, exc.messages[0])
     context = {
         "markets": markets,
         "drafts": drafts,
@@ -214,7 +219,11 @@ def _new_context(form: RulesetDraftForm, source: RuleSet | None) -> dict:
 @require_GET
 @ops_page
 def ruleset_draft(request: HttpRequest, draft_id: str) -> HttpResponse:
-    draft = ruleset_draft_get(draft_id)
+    try:
+        draft = ruleset_draft_get(draft_id)
+    except DraftsUnavailable as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("ops_rulesets")
     if draft is None:
         raise Http404
     view = board.draft_view(draft)

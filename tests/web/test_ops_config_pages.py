@@ -174,6 +174,19 @@ def test_an_unknown_version_or_draft_is_404(client, ada):
 # Rule sets --------------------------------------------------------------------------------------------
 
 
+def test_with_the_drafts_store_down_the_pages_answer_and_say_so(client, ada, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    signed_in(client, ada)
+
+    listing = client.get(reverse("ops_rulesets"))
+    assert listing.status_code == 200
+    assert "Rule-set drafts are unavailable" in listing.content.decode()
+    draft = client.get(reverse("ops_ruleset_draft", args=["d-1"]), follow=True)
+    assert draft.status_code == 200 and "Rule-set drafts are unavailable" in draft.content.decode()
+    created = client.post(reverse("ops_ruleset_new"), proposal())
+    assert created.status_code == 400 and "Rule-set drafts are unavailable" in created.content.decode()
+
+
 def test_the_list_shows_each_markets_version_in_force_and_what_is_scheduled(client, olga):
     RuleSet.objects.create(version=2, market="TH", effective_from=today() - dt.timedelta(days=5), sps_eligible="3.8")
     RuleSet.objects.create(version=3, market="TH", effective_from=today() + dt.timedelta(days=10), sps_eligible="4")

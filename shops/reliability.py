@@ -156,35 +156,8 @@ def seed(*, shops: int, products: int, creators: int, as_of: dt.date) -> None:
 
 
 def generate(*, shops: int, products: int, creators: int, as_of: dt.date) -> None:
-    """The benchmark's data set (``bench_evaluate``'s), whatever columns models gained since."""
-    with _model_defaults_in_database(benchmark.TABLES):
-        benchmark.generate(shops=shops, products=products, creators=creators, as_of=as_of)
-
-
-@contextlib.contextmanager
-def _model_defaults_in_database(models: list) -> Iterator[None]:
-    """The benchmark writes its rows in SQL naming the columns it knows; a NOT NULL column added
-    to a model since then gets the model's default as a database default while it runs."""
-    added = []
-    with connection.cursor() as cursor:
-        for model in models:
-            columns = {
-                info.name: info for info in connection.introspection.get_table_description(cursor, model._meta.db_table)
-            }
-            for field in model._meta.concrete_fields:
-                info = columns.get(field.column)
-                if info is None or info.null_ok or info.default is not None or not field.has_default():
-                    continue
-                value = field.get_db_prep_save(field.get_default(), connection)
-                table, column = _table(model), connection.ops.quote_name(field.column)
-                cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT %s", [value])
-                added.append((table, column))
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            for table, column in added:
-                cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT")
+    """The benchmark's data set (``bench_evaluate``'s)."""
+    benchmark.generate(shops=shops, products=products, creators=creators, as_of=as_of)
 
 
 def prepare_database(*, reset: bool) -> None:

@@ -27,8 +27,9 @@ def webhook_deliver_task(delivery_id: int) -> None:
 @shared_task
 def webhook_retry_task() -> int:
     """Queue the deliveries whose retry is due, and any the broker refused to queue earlier."""
-    delivery_ids = webhook_deliveries_due()
-    for delivery_id in delivery_ids:
+    queued = 0
+    for delivery_id in webhook_deliveries_due():
         if webhook_deliver_task.delay(delivery_id) is None:
             break
-    return len(delivery_ids)
+        queued += 1
+    return queued

@@ -41,7 +41,7 @@ from shops.models import (
 )
 from shops.rules import codes as c
 from shops.selectors import overrides_active
-from shops.services.appeals import QueuedAppeal, appeal_checklist_for, appeals_queue
+from shops.services.appeals import QueuedAppeal, appeal_checklist_for
 from shops.services.integrity import (
     REBIND_BAN_DAYS,
     STEP_DOCUMENTS,
@@ -412,11 +412,6 @@ def appeal_queue_rows(queued: Sequence[QueuedAppeal], now: dt.datetime) -> list[
         left = item.appeal.due_at - now
         rows.append(QueueRow(item.appeal, item.checklist, answered, left, left.total_seconds() < 0))
     return rows
-
-
-def appeal_queue() -> list[QueuedAppeal]:
-    """The open appeals, nearest deadline first (the service's queue: two queries)."""
-    return appeals_queue()
 
 
 @dataclasses.dataclass(frozen=True)

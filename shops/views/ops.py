@@ -31,7 +31,7 @@ from shops.eligibility import eligibility_attach
 from shops.models import AppealEvidence, Entity, Override, RecoveryReview, ShopUnbinding
 from shops.reasons import STATUS_LABELS
 from shops.rules import codes as c
-from shops.services.appeals import appeal_approve, appeal_reject, override_create, override_revoke
+from shops.services.appeals import appeal_approve, appeal_reject, appeals_queue, override_create, override_revoke
 from shops.services.integrity import (
     EXAM_PASS_SCORE,
     recovery_decide,
@@ -190,7 +190,7 @@ def ops_review_queue(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ops_appeals(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    queued = board.appeal_queue()
+    queued = appeals_queue()
     page = board.paginate(queued, request.GET.get("page"))
     context = {
         "page": page,

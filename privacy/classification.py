@@ -562,13 +562,3 @@ MODELS: dict[str, dict[str, Privacy]] = {
 REGISTRY: dict[str, Privacy] = {
     f"{model}.{field}": privacy for model, fields in MODELS.items() for field, privacy in fields.items()
 }
-
-
-def classification_of(label: str) -> Privacy | None:
-    """The class of ``"app_label.Model.field"``, or None when it has none."""
-    return REGISTRY.get(label)
-
-
-def fields_of_class(model_label: str, *classes: Privacy) -> list[str]:
-    """The names of ``model_label``'s fields in any of ``classes``, in registry order."""
-    return [name for name, privacy in MODELS.get(model_label, {}).items() if privacy in classes]

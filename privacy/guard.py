@@ -16,6 +16,11 @@ from django.utils.translation import gettext_lazy as _
 MESSAGE = _("%(field)s is forbidden personal data and must not be sent.")
 
 
+def forbidden_messages(names: Iterable[str]) -> dict[str, list[str]]:
+    """The refusal of each forbidden field, in the active language, keyed by the field's name."""
+    return {name: [str(MESSAGE) % {"field": name}] for name in names}
+
+
 def forbidden_fields() -> frozenset[str]:
     return frozenset(name.strip().lower() for name in settings.FEED_FORBIDDEN_COLUMNS if name.strip())
 

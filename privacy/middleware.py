@@ -12,9 +12,8 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import empty
-from django.utils.translation import gettext as _
 
-from privacy.guard import forbidden_in
+from privacy.guard import forbidden_in, forbidden_messages
 from privacy.services.access_log import access_log_record, analytics_record
 from privacy.signals import REACCEPT_SESSION_KEY
 from shops.services.auth import otp_pending
@@ -33,9 +32,7 @@ MAX_REFS = 500
 
 
 def _forbidden_response(request, names: list[str]):
-    messages = {
-        name: [_("%(field)s is forbidden personal data and must not be sent.") % {"field": name}] for name in names
-    }
+    messages = forbidden_messages(names)
     if request.path.startswith(API_PREFIX):
         body = {
             "error": {

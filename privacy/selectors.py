@@ -52,10 +52,6 @@ def policy_acceptance_required(*, user: User, today: dt.date | None = None) -> P
     return None if accepted else current
 
 
-def policy_accepted_versions(*, user: User) -> QuerySet[PolicyAcceptance]:
-    return PolicyAcceptance.objects.filter(user=user).select_related("version").order_by("-version__version")
-
-
 # Consent -----------------------------------------------------------------------------------------
 
 CONSENT_FIELDS = {
@@ -63,11 +59,6 @@ CONSENT_FIELDS = {
     Purpose.PRODUCT_ANALYTICS: "consent_product_analytics",
     Purpose.DATA_SHARING: "consent_data_sharing",
 }
-
-
-def consent_given(*, user: User, purpose: str) -> bool:
-    """The user's current answer for ``purpose``, read from the user row (no query)."""
-    return bool(getattr(user, CONSENT_FIELDS[Purpose(purpose)]))
 
 
 def consenting_users(*, purpose: str) -> QuerySet[User]:

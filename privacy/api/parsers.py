@@ -1,9 +1,8 @@
 """DRF parsers that refuse a request body carrying a forbidden field (see privacy/guard.py)."""
 
-from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 
-from privacy.guard import forbidden_in, forbidden_in_data
+from privacy.guard import forbidden_in, forbidden_in_data, forbidden_messages
 
 
 class ForbiddenField(exceptions.APIException):
@@ -11,13 +10,7 @@ class ForbiddenField(exceptions.APIException):
     default_code = "forbidden_field"
 
     def __init__(self, names: list[str]):
-        super().__init__(
-            {
-                name: [_("%(field)s is forbidden personal data and must not be sent.") % {"field": name}]
-                for name in names
-            },
-            code="forbidden_field",
-        )
+        super().__init__(forbidden_messages(names), code="forbidden_field")
 
 
 class GuardedJSONParser(parsers.JSONParser):

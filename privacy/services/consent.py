@@ -49,7 +49,3 @@ def consents_set(*, user: User, answers: Mapping[str, bool], source: str, record
     for field in changed:
         setattr(user, field, getattr(locked, field))
     return [purpose for purpose in answers if CONSENT_FIELDS[Purpose(purpose)] in changed]
-
-
-def consent_history(*, user: User) -> list[ConsentEvent]:
-    return list(ConsentEvent.objects.filter(user=user).order_by("-at", "-id"))

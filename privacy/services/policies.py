@@ -9,7 +9,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from privacy.models import AcceptanceSource, PolicyAcceptance, PolicyVersion
-from privacy.selectors import policy_current
 from shops.models import User
 from shops.services.audit import audit_record
 
@@ -75,11 +74,6 @@ def policy_accept(*, user: User, version: PolicyVersion, source: str) -> PolicyA
     except IntegrityError:
         acceptance = PolicyAcceptance.objects.get(user=user, version=version)
     return acceptance
-
-
-def policy_accept_current(*, user: User, source: str) -> PolicyAcceptance | None:
-    current = policy_current()
-    return policy_accept(user=user, version=current, source=source) if current else None
 
 
 def policy_load_initial(*, effective_from: dt.date | None = None) -> PolicyVersion:

@@ -7,6 +7,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection, models
+from django.urls import reverse
 
 from privacy.checks import check_field_classification
 from privacy.classification import REGISTRY, SENSITIVE
@@ -142,10 +143,18 @@ def test_the_guard_error_names_the_field():
     }
 
 
-def test_the_list_is_configurable(settings):
+def test_the_list_is_configurable_and_the_api_and_web_forms_refuse_a_configured_field(settings, client, alice):
     settings.FEED_FORBIDDEN_COLUMNS = ["shoe_size"]
 
     assert forbidden_in(["buyer_phone", "shoe_size"]) == ["shoe_size"]
+    api = token_client(alice).patch(
+        "/api/v1/privacy/consents/", {"marketing_email": True, "shoe_size": "9"}, format="json"
+    )
+    assert api.status_code == 400 and "shoe_size" in api.json()["error"]["message"]
+    page = signed_in(client, alice).post(reverse("privacy_consents"), {"marketing_email": "on", "shoe_size": "9"})
+    assert page.status_code == 400 and "<code>shoe_size</code>" in page.content.decode()
+    alice.refresh_from_db()
+    assert alice.consent_marketing_email is False
 
 
 def test_an_api_body_with_a_forbidden_field_is_refused_naming_it(alice):

@@ -237,6 +237,21 @@ def test_the_overview_shows_the_changes_of_the_last_run_by_new_status(ops_client
     assert f"Last run #{world['run'].pk}" in text(response)
 
 
+def test_changes_of_the_last_day_leave_out_older_runs_and_each_run_shows_its_duration(ops_client, world):
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    EvaluationRun.objects.filter(pk=world["run"].pk).update(
+        started_at=two_days_ago, finished_at=two_days_ago + dt.timedelta(minutes=3, seconds=5)
+    )
+    Shop.objects.filter(pk=world["low"].pk).update(sps=Decimal("4.2"))
+    run(DAY + dt.timedelta(days=1))
+
+    response = ops_client.get(reverse("ops_overview"))
+
+    changes = {(row.entity, row.status): (row.last_day, row.last_run) for row in response.context["data"].changes}
+    assert changes == {("shop", c.ELIGIBLE): (1, 1)}  # the older run's first verdicts are not of the last day
+    assert "3 min 5 s" in text(response)
+
+
 def test_a_running_run_shows_its_progress_and_polls_every_5_seconds_until_it_ends(ops_client, world):
     running = EvaluationRun.objects.create(
         as_of=DAY + dt.timedelta(days=1), state="running", phase="product", chunk_size=10, total=200, done=50

@@ -12,6 +12,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -584,3 +585,16 @@ def test_a_seller_without_a_membership_sees_no_shop_and_no_plan(world, client):
     assert client.get(plan_url(world["plan_a1"].pk)).status_code == 404
     assert client.get(shop_url("SHOP-A1")).status_code == 404
     assert "You have no shops yet" in html(client.get(PORTFOLIO))
+
+
+def test_the_shop_page_in_chinese_writes_its_dates_the_chinese_way(world, client, alice):
+    alice.language = "zh-hans"
+    alice.save(update_fields=["language"])
+    signed_in(client, alice)
+
+    chinese = html(client.get(shop_url("SHOP-A2")))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the switch in the top bar
+    english = html(client.get(shop_url("SHOP-A2")))
+
+    assert '<html lang="zh-hans">' in chinese and "2026年11月20日" in chinese and "店铺体验分" in chinese
+    assert "20 Nov 2026" in english and "2026年11月20日" not in english
